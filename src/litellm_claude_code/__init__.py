@@ -1,0 +1,66 @@
+"""Use Claude through Claude Code from any OpenAI-compatible tool, via LiteLLM.
+
+``handler`` is the provider instance a LiteLLM proxy config names
+(``custom_handler: litellm_claude_code.handler``); ``register()`` adds it to
+LiteLLM in-process so ``litellm.completion(model="claude-code/sonnet")`` works.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+import litellm
+
+from .config import Settings
+from .errors import (
+    ClaudeCodeError,
+    CLINotFound,
+    ConfigError,
+    RequestTimeout,
+    TranslationError,
+    UpstreamError,
+    WorkerError,
+)
+from .errors import PROVIDER as PROVIDER_NAME
+from .provider import ClaudeCodeLLM
+
+try:
+    __version__ = version("litellm-claude-code")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+handler = ClaudeCodeLLM()
+
+
+def register(provider: ClaudeCodeLLM | None = None) -> None:
+    """Add the ``claude-code`` provider to ``litellm.custom_provider_map``.
+
+    Idempotent: a second call replaces the first registration.
+    """
+    entry = {"provider": PROVIDER_NAME, "custom_handler": provider or handler}
+    litellm.custom_provider_map = [
+        item for item in litellm.custom_provider_map if item.get("provider") != PROVIDER_NAME
+    ] + [entry]
+    # LiteLLM reads the map into its provider registry only on this call.
+    from litellm.utils import custom_llm_setup
+
+    custom_llm_setup()
+
+
+__all__ = [
+    "__version__",
+    # The provider
+    "handler",
+    "register",
+    "ClaudeCodeLLM",
+    "Settings",
+    "PROVIDER_NAME",
+    # Errors
+    "ClaudeCodeError",
+    "ConfigError",
+    "TranslationError",
+    "CLINotFound",
+    "WorkerError",
+    "RequestTimeout",
+    "UpstreamError",
+]

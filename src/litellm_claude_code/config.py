@@ -1,0 +1,138 @@
+"""Settings, read once from the environment and refined per deployment.
+
+Environment variables (all optional):
+
+- ``LITELLM_CLAUDE_CODE_STATE_DIR``: where the CLI's private home, working
+  directory and temp files live (default ``$XDG_STATE_HOME/litellm-claude-code``).
+- ``LITELLM_CLAUDE_CODE_CLI_PATH``: a Claude Code CLI to use instead of the
+  one bundled with the SDK.
+- ``LITELLM_CLAUDE_CODE_TIMEOUT``: seconds a request may take (default 600).
+- ``LITELLM_CLAUDE_CODE_CLI_MAX_RETRIES``: the CLI's own API retries (default 1).
+- ``LITELLM_CLAUDE_CODE_PASS_ENV``: comma-separated extra variable names the
+  CLI may see (everything not allow-listed is hidden from it).
+
+A deployment's ``litellm_params`` may set ``cli_path``, ``cli_max_retries``,
+``timeout`` and ``api_base`` (the Anthropic base URL) for that deployment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_CLI_MAX_RETRIES = 1
+ENV_PREFIX = "LITELLM_CLAUDE_CODE_"
+
+
+def default_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "litellm-claude-code"
+
+
+def default_config_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "litellm-claude-code"
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    cli_path: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    cli_max_retries: int = DEFAULT_CLI_MAX_RETRIES
+    base_url: str | None = None
+    pass_env: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Raises ConfigError naming the variable when a value is invalid."""
+        state = environ.get(ENV_PREFIX + "STATE_DIR")
+        pass_env = environ.get(ENV_PREFIX + "PASS_ENV", "")
+        return cls(
+            state_dir=Path(state) if state else default_state_dir(environ),
+            cli_path=environ.get(ENV_PREFIX + "CLI_PATH") or None,
+            timeout=_positive_float(environ.get(ENV_PREFIX + "TIMEOUT"), ENV_PREFIX + "TIMEOUT", DEFAULT_TIMEOUT),
+            cli_max_retries=_non_negative_int(
+                environ.get(ENV_PREFIX + "CLI_MAX_RETRIES"),
+                ENV_PREFIX + "CLI_MAX_RETRIES",
+                DEFAULT_CLI_MAX_RETRIES,
+            ),
+            base_url=environ.get("ANTHROPIC_BASE_URL") or None,
+            pass_env=tuple(name.strip() for name in pass_env.split(",") if name.strip()),
+        )
+
+    def for_deployment(self, litellm_params: Mapping[str, Any] | None) -> Settings:
+        """These settings with a deployment's own overrides applied."""
+        params = litellm_params or {}
+        changes: dict[str, Any] = {}
+        if params.get("cli_path"):
+            changes["cli_path"] = str(params["cli_path"])
+        if params.get("cli_max_retries") is not None:
+            changes["cli_max_retries"] = _non_negative_int(
+                params["cli_max_retries"], "cli_max_retries", self.cli_max_retries
+            )
+        if params.get("api_base"):
+            changes["base_url"] = str(params["api_base"])
+        return replace(self, **changes) if changes else self
+
+    @property
+    def workspace(self) -> Path:
+        """The CLI's working directory: empty, so nothing in it can leak."""
+        return self.state_dir / "workspace"
+
+    @property
+    def private_home(self) -> Path:
+        """HOME for token-authenticated CLIs, apart from the user's own ~/.claude."""
+        return self.state_dir / "home"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.state_dir / "tmp"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.state_dir, self.workspace, self.private_home, self.tmp_dir):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def request_timeout(timeout: Any, default: float) -> float:
+    """The seconds a request may take, from LiteLLM's ``timeout`` argument
+    (a number, an ``httpx.Timeout`` or None)."""
+    if timeout is None:
+        return default
+    if isinstance(timeout, (int, float)):
+        return float(timeout) if timeout > 0 else default
+    for attribute in ("read", "connect"):
+        value = getattr(timeout, attribute, None)
+        if isinstance(value, (int, float)) and value > 0:
+            return float(value)
+    return default
+
+
+def _positive_float(raw: Any, name: str, default: float) -> float:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _non_negative_int(raw: Any, name: str, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value

@@ -1,0 +1,65 @@
+"""The environment a CLI process gets: an allowlist, never the proxy's secrets.
+
+The SDK starts the CLI with the parent's whole environment and lays
+``options.env`` over it. So besides the allowed values, every other inherited
+name is set to the empty string: ``LITELLM_MASTER_KEY``, database URLs and
+other providers' keys reach the CLI as blanks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from .config import Settings
+from .types import Credentials
+
+# Names passed through unchanged when the proxy has them.
+PASSTHROUGH = frozenset(
+    {
+        "PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ",
+        "USER", "LOGNAME", "SHELL", "TERM", "SYSTEMROOT",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+        "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "NODE_USE_SYSTEM_CA",
+        "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    }
+)
+
+# Credential variables: only the chosen one is set, the others are blanked.
+CREDENTIAL_NAMES = ("CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+
+
+def cli_environment(
+    settings: Settings,
+    credentials: Credentials,
+    *,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, str]:
+    """The ``ClaudeAgentOptions.env`` for one CLI process."""
+    env: dict[str, str] = {name: "" for name in environ}
+    allowed = PASSTHROUGH | set(settings.pass_env)
+    env.update({name: value for name, value in environ.items() if name in allowed})
+    if credentials.kind == "login":
+        # The CLI's own login lives under the user's HOME (or CLAUDE_CONFIG_DIR).
+        if "HOME" in environ:
+            env["HOME"] = environ["HOME"]
+    else:
+        env["HOME"] = str(settings.private_home)
+    env.update(credentials.env)
+    if settings.base_url:
+        env["ANTHROPIC_BASE_URL"] = settings.base_url
+    env.update(
+        {
+            "CLAUDE_CODE_TMPDIR": str(settings.tmp_dir),
+            "TMPDIR": str(settings.tmp_dir),
+            "CLAUDE_CODE_MAX_RETRIES": str(settings.cli_max_retries),
+            # A server has no use for telemetry, update checks or feature-flag
+            # fetches; they also cost start-up time and leak nothing useful.
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            # A stalled stream must fail, not be retried without streaming.
+            "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
+        }
+    )
+    return env

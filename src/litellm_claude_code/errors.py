@@ -1,0 +1,145 @@
+"""Package exceptions, and their one mapping to LiteLLM's exceptions.
+
+```
+ClaudeCodeError
+├─ ConfigError            bad settings                        → 400
+├─ TranslationError       request not expressible             → 400
+├─ CLINotFound            no Claude Code CLI to run           → 500, says what to install
+├─ WorkerError            the CLI died or broke protocol      → 502
+├─ RequestTimeout         the request ran out of time         → 408
+└─ UpstreamError          the Anthropic API refused the call  → by status
+```
+
+This is the only module that imports LiteLLM's exception types, so the
+HTTP status a client sees is decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import litellm
+
+PROVIDER = "claude-code"
+
+AUTH_HELP = (
+    "Claude Code could not authenticate. Run `claude setup-token` on a machine with a "
+    "browser and set the token it prints as CLAUDE_CODE_OAUTH_TOKEN (or set "
+    "ANTHROPIC_API_KEY, or log in with `claude` on this machine); check that the "
+    "token is complete and not revoked."
+)
+
+
+class ClaudeCodeError(Exception):
+    """Base of every error this package raises."""
+
+
+class ConfigError(ClaudeCodeError):
+    """A setting is invalid."""
+
+
+class TranslationError(ClaudeCodeError):
+    """The request cannot be expressed for Claude Code (bad input)."""
+
+
+class CLINotFound(ClaudeCodeError):
+    """The Claude Code CLI the SDK needs is missing."""
+
+
+class WorkerError(ClaudeCodeError):
+    """The CLI process failed outside of an API error."""
+
+    def __init__(self, message: str, *, exit_code: int | None = None, stderr_tail: str = "") -> None:
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+        super().__init__(message)
+
+
+class RequestTimeout(ClaudeCodeError):
+    """The request did not finish within its timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"Claude Code did not finish within the {seconds:g} s request timeout")
+
+
+@dataclass
+class UpstreamError(ClaudeCodeError):
+    """The Anthropic API answered with an error the CLI reported to us."""
+
+    message: str
+    status: int | None = None
+    kind: str | None = None  # the SDK's AssistantMessage.error
+    retry_after: int | None = None  # seconds, when known
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+_KIND_STATUS = {
+    "authentication_failed": 401,
+    "billing_error": 402,
+    "rate_limit": 429,
+    "invalid_request": 400,
+    "server_error": 503,
+    "max_output_tokens": 400,
+}
+
+
+def upstream_status(error: UpstreamError) -> int:
+    """The HTTP status the client should see for an upstream failure."""
+    status = error.status or _KIND_STATUS.get(error.kind or "", 502)
+    if status in (401, 403):
+        return 401
+    if status == 429:
+        return 429
+    if status >= 500 or status == 529:
+        return 503
+    return status
+
+
+def to_litellm(exc: BaseException, model: str) -> Exception:
+    """Turn any exception from the request path into the LiteLLM exception
+    whose ``status_code`` the proxy will send. Unknown errors become 500."""
+    if isinstance(exc, litellm.exceptions.OpenAIError if hasattr(litellm.exceptions, "OpenAIError") else ()):
+        return exc  # type: ignore[return-value]
+    kwargs = {"llm_provider": PROVIDER, "model": model}
+    if isinstance(exc, (TranslationError, ConfigError)):
+        return litellm.BadRequestError(message=str(exc), **kwargs)
+    if isinstance(exc, RequestTimeout):
+        return litellm.Timeout(message=str(exc), **kwargs)
+    if isinstance(exc, CLINotFound):
+        return litellm.InternalServerError(message=str(exc), **kwargs)
+    if isinstance(exc, WorkerError):
+        return litellm.InternalServerError(message=str(exc), **kwargs)
+    if isinstance(exc, UpstreamError):
+        return _upstream_to_litellm(exc, model)
+    return litellm.InternalServerError(
+        message=f"claude-code provider failed: {type(exc).__name__}: {exc}", **kwargs
+    )
+
+
+def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:
+    kwargs = {"llm_provider": PROVIDER, "model": model}
+    status = upstream_status(exc)
+    detail = f"Anthropic API error ({exc.status or exc.kind}): {exc.message}"
+    if status == 401:
+        return litellm.AuthenticationError(message=f"{AUTH_HELP} {detail}", **kwargs)
+    if status == 429:
+        headers = {"retry-after": str(exc.retry_after)} if exc.retry_after is not None else {}
+        response = httpx.Response(
+            429, headers=headers, request=httpx.Request("POST", "https://claude-code.invalid")
+        )
+        when = f" Retry after {exc.retry_after} s." if exc.retry_after is not None else ""
+        return litellm.RateLimitError(message=f"{detail}{when}", response=response, **kwargs)
+    if status == 503:
+        return litellm.ServiceUnavailableError(message=detail, **kwargs)
+    if status == 400:
+        return litellm.BadRequestError(message=detail, **kwargs)
+    if status == 402:
+        return litellm.BadRequestError(message=f"Billing problem on the account: {detail}", **kwargs)
+    return litellm.APIError(status_code=status, message=detail, **kwargs)

@@ -1,0 +1,119 @@
+"""The ``claude-code`` LiteLLM provider: glue between LiteLLM and :mod:`turn`.
+
+Every failure leaves here as a LiteLLM exception (see :mod:`errors`), so the
+proxy answers with the right HTTP status instead of an answer-shaped error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from litellm.llms.custom_llm import CustomLLM
+from litellm.types.utils import ModelResponse, ModelResponseStream
+
+from . import turn
+from .config import Settings
+from .errors import to_litellm
+from .response import ChunkFactory, fill_response
+from .types import ReasoningDelta, TextDelta
+
+logger = logging.getLogger(__name__)
+
+
+class ClaudeCodeLLM(CustomLLM):
+    """Answers chat completions with the Claude Code CLI, via the Claude Agent SDK.
+
+    Nothing starts at construction: settings are read from the environment
+    on first use unless given.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self._settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    def _prepare(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> tuple[turn.PreparedTurn, Settings]:
+        settings = self.settings.for_deployment(kwargs.get("litellm_params"))
+        prepared = turn.prepare(
+            model=model,
+            messages=messages,
+            optional_params=kwargs.get("optional_params"),
+            settings=settings,
+            api_key=kwargs.get("api_key"),
+            timeout=kwargs.get("timeout"),
+        )
+        return prepared, settings
+
+    async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
+        try:
+            prepared, settings = self._prepare(model, messages, kwargs)
+            text, reasoning, result = await turn.collect(prepared, settings)
+        except Exception as exc:
+            raise to_litellm(exc, model) from exc
+        response = kwargs.get("model_response") or ModelResponse()
+        return fill_response(response, model=model, text=text, reasoning=reasoning, result=result)
+
+    async def astreaming(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
+        try:
+            prepared, settings = self._prepare(model, messages, kwargs)
+        except Exception as exc:
+            raise to_litellm(exc, model) from exc
+        chunks = ChunkFactory(model)
+        items = turn.run(prepared, settings)
+        try:
+            async for item in items:
+                if isinstance(item, TextDelta):
+                    yield chunks.text(item.text)
+                elif isinstance(item, ReasoningDelta):
+                    yield chunks.reasoning(item.text)
+                else:
+                    yield chunks.final(item)
+        except Exception as exc:
+            raise to_litellm(exc, model) from exc
+        finally:
+            # Runs on completion, error and client disconnect (CancelledError
+            # or GeneratorExit): closing run() ends the CLI process.
+            await items.aclose()
+
+    # LiteLLM calls these for litellm.completion() without acompletion.
+    def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
+        return _run_sync(lambda: self.acompletion(model, messages, **kwargs))
+
+    def streaming(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Iterator[ModelResponseStream]:  # type: ignore[override]
+        return _iterate_sync(self.astreaming(model, messages, **kwargs))
+
+
+def _run_sync(make: Callable[[], Any]) -> Any:
+    """Run a coroutine from sync code, even when this thread has a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
+def _iterate_sync(agen: AsyncIterator[Any]) -> Iterator[Any]:
+    """Drive an async generator on a private event loop, one item at a time."""
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(agen.__anext__())
+            except StopAsyncIteration:
+                return
+    finally:
+        aclose = getattr(agen, "aclose", None)
+        if aclose is not None:
+            loop.run_until_complete(aclose())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

@@ -1,0 +1,96 @@
+"""Package results to LiteLLM response objects (non-streamed and streamed)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from litellm.types.utils import (
+    Delta,
+    Message,
+    ModelResponse,
+    ModelResponseStream,
+    PromptTokensDetailsWrapper,
+    StreamingChoices,
+)
+from litellm.types.utils import Usage as LiteLLMUsage
+
+from .types import TurnResult, Usage
+
+
+def litellm_usage(usage: Usage) -> LiteLLMUsage:
+    """OpenAI usage: prompt = input + cache read + cache write, cached = cache read."""
+    return LiteLLMUsage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.output_tokens,
+        total_tokens=usage.prompt_tokens + usage.output_tokens,
+        prompt_tokens_details=PromptTokensDetailsWrapper(
+            cached_tokens=usage.cache_read_input_tokens,
+            cache_creation_tokens=usage.cache_creation_input_tokens,
+        ),
+        cache_read_input_tokens=usage.cache_read_input_tokens,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens,
+    )
+
+
+def provider_fields(result: TurnResult) -> dict[str, Any]:
+    """What only Claude Code knows: its cost and the upstream's own stop reason."""
+    fields: dict[str, Any] = {"stop_reason": result.stop_reason}
+    if result.cost_usd is not None:
+        fields["claude_code_cost_usd"] = result.cost_usd
+    if result.model:
+        fields["upstream_model"] = result.model
+    return fields
+
+
+def fill_response(
+    response: ModelResponse, *, model: str, text: str, reasoning: str, result: TurnResult
+) -> ModelResponse:
+    """Complete the ModelResponse LiteLLM handed to the provider."""
+    message = Message(content=text, role="assistant")
+    if reasoning:
+        message.reasoning_content = reasoning
+    choice = response.choices[0]
+    choice.message = message  # type: ignore[union-attr]
+    choice.finish_reason = result.finish_reason
+    response.model = model
+    response.created = int(time.time())
+    response.usage = litellm_usage(result.usage)  # type: ignore[attr-defined]
+    response._hidden_params["provider_specific_fields"] = provider_fields(result)
+    response.provider_specific_fields = provider_fields(result)  # type: ignore[attr-defined]
+    return response
+
+
+class ChunkFactory:
+    """Streamed chunks of one response: one id, one created time."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def _chunk(self, delta: Delta, finish_reason: str | None = None, **extra: Any) -> ModelResponseStream:
+        return ModelResponseStream(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=[StreamingChoices(index=0, delta=delta, finish_reason=finish_reason)],
+            **extra,
+        )
+
+    def text(self, text: str) -> ModelResponseStream:
+        return self._chunk(Delta(content=text, role="assistant"))
+
+    def reasoning(self, text: str) -> ModelResponseStream:
+        return self._chunk(Delta(content=None, reasoning_content=text, role="assistant"))
+
+    def final(self, result: TurnResult) -> ModelResponseStream:
+        """The finish_reason, with usage on it so ``include_usage`` works."""
+        chunk = self._chunk(
+            Delta(content=None, role="assistant"),
+            finish_reason=result.finish_reason,
+            provider_specific_fields=provider_fields(result),
+        )
+        chunk.usage = litellm_usage(result.usage)  # type: ignore[attr-defined]
+        return chunk

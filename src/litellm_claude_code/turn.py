@@ -1,0 +1,126 @@
+"""One chat request, end to end, in this package's own types.
+
+``prepare`` validates everything that can be checked before a process starts
+(so bad input costs nothing), ``run`` starts the CLI, yields the answer's
+deltas and its :class:`TurnResult`, and always ends the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .auth import resolve_credentials
+from .config import Settings, request_timeout
+from .environment import cli_environment
+from .errors import TranslationError
+from .session import CLISession, LaunchSpec, build_options
+from .stream import TurnAssembler
+from .translate import to_conversation
+from .types import Conversation, ReasoningDelta, StreamItem, TextDelta, TurnResult
+
+logger = logging.getLogger(__name__)
+
+# A model name becomes a CLI argument: keep it to characters model ids use.
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]/-]{0,127}$")
+
+# OpenAI parameters that another part of the project will honour; until then
+# they are refused rather than silently ignored.
+_NOT_YET = ("tools", "tool_choice", "functions", "function_call", "response_format")
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    spec: LaunchSpec
+    conversation: Conversation
+    timeout: float
+
+
+def prepare(
+    *,
+    model: str,
+    messages: Any,
+    optional_params: Mapping[str, Any] | None,
+    settings: Settings,
+    api_key: str | None,
+    timeout: Any,
+) -> PreparedTurn:
+    """Check the request and decide how the CLI will run it.
+
+    Raises:
+        TranslationError: the request cannot be served (becomes HTTP 400).
+    """
+    params = dict(optional_params or {})
+    name = model.split("/", 1)[1] if model.startswith("claude-code/") else model
+    if not _MODEL_NAME.match(name):
+        raise TranslationError(f"invalid model name {model!r}")
+    for key in _NOT_YET:
+        if params.get(key):
+            raise TranslationError(f"`{key}` is not supported by the claude-code provider yet")
+    n = params.get("n")
+    if n not in (None, 1):
+        raise TranslationError("`n` must be 1: Claude Code returns one choice per request")
+    conversation = to_conversation(messages)
+    credentials = resolve_credentials(api_key)
+    env = cli_environment(settings, credentials)
+    max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+    if max_tokens is not None:
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise TranslationError("`max_tokens` must be a positive integer")
+        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(max_tokens)
+    spec = LaunchSpec(
+        model=name,
+        system_prompt=conversation.system_prompt,
+        env=env,
+        cwd=str(settings.workspace),
+        cli_path=settings.cli_path,
+    )
+    return PreparedTurn(spec=spec, conversation=conversation, timeout=request_timeout(timeout, settings.timeout))
+
+
+async def run(turn: PreparedTurn, settings: Settings) -> AsyncIterator[StreamItem]:
+    """Yield the answer's deltas, then its TurnResult; the CLI is gone when this ends.
+
+    Raises:
+        UpstreamError, WorkerError, CLINotFound, RequestTimeout.
+    """
+    settings.ensure_dirs()
+    started = time.monotonic()
+    assembler = TurnAssembler()
+    session: CLISession | None = None
+    try:
+        session = CLISession(build_options(turn.spec, turn.conversation), turn.conversation.prompt, timeout=turn.timeout)
+        logger.debug("cli_turn.started model=%s history=%d", turn.spec.model, len(turn.conversation.history))
+        async with session:
+            async for message in session.messages():
+                for item in assembler.feed(message):
+                    yield item
+                if assembler.done:
+                    break
+            else:
+                yield assembler.finish_without_result()
+    finally:
+        if session is not None:
+            await asyncio.shield(session.close())
+        logger.debug("cli_turn.complete model=%s seconds=%.3f", turn.spec.model, time.monotonic() - started)
+
+
+async def collect(turn: PreparedTurn, settings: Settings) -> tuple[str, str, TurnResult]:
+    """The whole answer: text, reasoning, result."""
+    text: list[str] = []
+    reasoning: list[str] = []
+    result: TurnResult | None = None
+    async for item in run(turn, settings):
+        if isinstance(item, TextDelta):
+            text.append(item.text)
+        elif isinstance(item, ReasoningDelta):
+            reasoning.append(item.text)
+        else:
+            result = item
+    assert result is not None  # run() always ends with a result or raises
+    return "".join(text), "".join(reasoning), result

@@ -1,0 +1,100 @@
+"""Shapes that cross module boundaries.
+
+Standard library only: nothing here imports LiteLLM, the SDK or the rest of
+the package, so every other module can depend on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["user", "assistant"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+AuthKind = Literal["oauth_token", "api_key", "login"]
+
+# An Anthropic content block (``{"type": "text", "text": ...}``, ``image``...).
+ContentBlock = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One prior message of the conversation, already in Anthropic block form."""
+
+    role: Role
+    content: list[ContentBlock]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """An OpenAI message list, split the way the CLI needs it.
+
+    ``system_prompt`` is fixed when the CLI starts, ``history`` is written as a
+    session transcript and resumed, and ``prompt`` is sent as the new user turn.
+    """
+
+    system_prompt: str | None
+    history: tuple[Turn, ...]
+    prompt: tuple[ContentBlock, ...]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How the CLI will authenticate. ``env`` holds the variables to pass."""
+
+    kind: AuthKind
+    env: dict[str, str] = field(repr=False)
+    source: str  # where it came from, for messages; never the secret itself
+
+
+@dataclass
+class Usage:
+    """Token counts exactly as the upstream reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+
+    def update(self, raw: dict[str, Any] | None) -> None:
+        """Take the fields present in an Anthropic usage object."""
+        if not raw:
+            return
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+        ):
+            value = raw.get(name)
+            if isinstance(value, int):
+                setattr(self, name, value)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass
+class TurnResult:
+    """How the answer ended, once it has."""
+
+    finish_reason: FinishReason
+    usage: Usage
+    model: str | None = None
+    cost_usd: float | None = None
+    session_id: str | None = None
+    stop_reason: str | None = None  # the upstream's own word
+
+
+StreamItem = TextDelta | ReasoningDelta | TurnResult
