@@ -8,8 +8,7 @@ LiteLLM in-process so ``litellm.completion(model="claude-code/sonnet")`` works.
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-
-import litellm
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .errors import (
@@ -22,14 +21,33 @@ from .errors import (
     WorkerError,
 )
 from .errors import PROVIDER as PROVIDER_NAME
-from .provider import ClaudeCodeLLM
+
+if TYPE_CHECKING:
+    from .provider import ClaudeCodeLLM
 
 try:
     __version__ = version("litellm-claude-code")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-handler = ClaudeCodeLLM()
+_handler: ClaudeCodeLLM | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that `import litellm_claude_code` (and the command line) does
+    # not import LiteLLM, which fetches a cost map from the network at import.
+    global _handler
+    if name == "handler":
+        if _handler is None:
+            from .provider import ClaudeCodeLLM
+
+            _handler = ClaudeCodeLLM()
+        return _handler
+    if name == "ClaudeCodeLLM":
+        from .provider import ClaudeCodeLLM
+
+        return ClaudeCodeLLM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register(provider: ClaudeCodeLLM | None = None) -> None:
@@ -37,7 +55,9 @@ def register(provider: ClaudeCodeLLM | None = None) -> None:
 
     Idempotent: a second call replaces the first registration.
     """
-    entry = {"provider": PROVIDER_NAME, "custom_handler": provider or handler}
+    import litellm
+
+    entry = {"provider": PROVIDER_NAME, "custom_handler": provider or __getattr__("handler")}
     litellm.custom_provider_map = [
         item for item in litellm.custom_provider_map if item.get("provider") != PROVIDER_NAME
     ] + [entry]

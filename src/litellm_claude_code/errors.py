@@ -11,15 +11,14 @@ ClaudeCodeError
 ```
 
 This is the only module that imports LiteLLM's exception types, so the
-HTTP status a client sees is decided here and nowhere else.
+HTTP status a client sees is decided here and nowhere else. It imports them
+lazily: the command line must not pay for importing LiteLLM.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import httpx
-import litellm
+from typing import Any
 
 PROVIDER = "claude-code"
 
@@ -105,9 +104,11 @@ def upstream_status(error: UpstreamError) -> int:
 def to_litellm(exc: BaseException, model: str) -> Exception:
     """Turn any exception from the request path into the LiteLLM exception
     whose ``status_code`` the proxy will send. Unknown errors become 500."""
-    if isinstance(exc, litellm.exceptions.OpenAIError if hasattr(litellm.exceptions, "OpenAIError") else ()):
-        return exc  # type: ignore[return-value]
-    kwargs = {"llm_provider": PROVIDER, "model": model}
+    import litellm
+
+    if isinstance(exc, litellm.exceptions.OpenAIError):
+        return exc
+    kwargs: dict[str, Any] = {"llm_provider": PROVIDER, "model": model}
     if isinstance(exc, (TranslationError, ConfigError)):
         return litellm.BadRequestError(message=str(exc), **kwargs)
     if isinstance(exc, RequestTimeout):
@@ -124,7 +125,10 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
 
 
 def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:
-    kwargs = {"llm_provider": PROVIDER, "model": model}
+    import httpx
+    import litellm
+
+    kwargs: dict[str, Any] = {"llm_provider": PROVIDER, "model": model}
     status = upstream_status(exc)
     detail = f"Anthropic API error ({exc.status or exc.kind}): {exc.message}"
     if status == 401:

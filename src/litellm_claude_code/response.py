@@ -8,6 +8,7 @@ from typing import Any
 
 from litellm.types.utils import (
     Delta,
+    GenericStreamingChunk,
     Message,
     ModelResponse,
     ModelResponseStream,
@@ -85,12 +86,20 @@ class ChunkFactory:
     def reasoning(self, text: str) -> ModelResponseStream:
         return self._chunk(Delta(content=None, reasoning_content=text, role="assistant"))
 
-    def final(self, result: TurnResult) -> ModelResponseStream:
-        """The finish_reason, with usage on it so ``include_usage`` works."""
-        chunk = self._chunk(
-            Delta(content=None, role="assistant"),
+    def final(self, result: TurnResult) -> GenericStreamingChunk:
+        """The finish_reason with the exact usage, so ``include_usage`` works.
+
+        A dict, not a ModelResponseStream: LiteLLM drops a custom provider's
+        content-less ModelResponseStream after the finish_reason, usage and
+        all, but keeps a usage-carrying generic chunk.
+        """
+        usage = litellm_usage(result.usage)
+        return GenericStreamingChunk(
+            text="",
+            tool_use=None,
+            is_finished=True,
             finish_reason=result.finish_reason,
+            usage=usage.model_dump(exclude_none=True),  # type: ignore[typeddict-item]
+            index=0,
             provider_specific_fields=provider_fields(result),
         )
-        chunk.usage = litellm_usage(result.usage)  # type: ignore[attr-defined]
-        return chunk

@@ -1,0 +1,5 @@
+"""``python -m litellm_claude_code`` runs the command line."""
+
+from .cli import main
+
+main()

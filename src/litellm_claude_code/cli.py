@@ -1,0 +1,118 @@
+"""``litellm-claude-code``: serve, config and doctor. The only place that configures logging."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+import click
+
+from .config import Settings
+from .doctor import run_checks
+from .errors import ConfigError
+from .master_key import ensure_master_key
+
+EMBEDDED_CONFIG = "proxy_config.yaml"
+
+USER_CONFIG_SNIPPET = """\
+# Add to your LiteLLM proxy config (config.yaml):
+model_list:
+  - model_name: sonnet
+    litellm_params:
+      model: claude-code/sonnet
+      # api_key: os.environ/CLAUDE_CODE_OAUTH_TOKEN   # optional, per deployment
+  - model_name: opus
+    litellm_params:
+      model: claude-code/opus
+  - model_name: haiku
+    litellm_params:
+      model: claude-code/haiku
+  - model_name: claude-code/*
+    litellm_params:
+      model: claude-code/*
+
+litellm_settings:
+  num_retries: 0          # one request = one Claude Code run
+  custom_provider_map:
+    - provider: claude-code
+      custom_handler: litellm_claude_code.handler
+
+router_settings:
+  disable_cooldowns: true  # one failed request must not take the model offline
+"""
+
+
+def embedded_config_path() -> Path:
+    return Path(str(files("litellm_claude_code").joinpath(EMBEDDED_CONFIG)))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="litellm-claude-code")
+def main() -> None:
+    """Use Claude through Claude Code from any OpenAI-compatible tool."""
+    logging.basicConfig(level=os.environ.get("LITELLM_CLAUDE_CODE_LOG_LEVEL", "WARNING").upper())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=4000, show_default=True, type=click.IntRange(1, 65535), help="Port to bind.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A LiteLLM proxy config to use instead of the embedded one.",
+)
+def serve(host: str, port: int, config_file: Path | None) -> None:
+    """Start the LiteLLM proxy with the claude-code provider."""
+    try:
+        Settings.from_env().ensure_dirs()
+        key = ensure_master_key()
+    except (ConfigError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if key.created:
+        click.echo(f"Generated a master key and stored it in {key.origin} (mode 0600).", err=True)
+    elif key.origin != "environment":
+        click.echo(f"Using the master key stored in {key.origin}.", err=True)
+    click.echo("Clients authenticate with the master key as their OpenAI API key.", err=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"Listening on {host}: reachable from other machines; keep the master key secret.", err=True)
+    env = dict(os.environ)
+    env["LITELLM_MASTER_KEY"] = key.value
+    # The cost map bundled with LiteLLM, not a download at every start.
+    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    config = config_file or embedded_config_path()
+    argv = [
+        sys.executable, "-m", "litellm.proxy.proxy_cli",
+        "--config", str(config), "--host", host, "--port", str(port),
+    ]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process: signals (Ctrl-C, docker stop) reach the proxy directly.
+    os.execve(sys.executable, argv, env)
+
+
+@main.command()
+def config() -> None:
+    """Print the YAML to add the provider to an existing LiteLLM proxy."""
+    click.echo(USER_CONFIG_SNIPPET, nl=False)
+
+
+@main.command()
+def doctor() -> None:
+    """Check every prerequisite and explain what is missing."""
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    checks = run_checks(settings)
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+    for check in checks:
+        click.echo(f"[{marks[check.status]}] {check.name}: {check.detail}")
+    failed = [check.name for check in checks if check.status == "fail"]
+    if failed:
+        click.echo(f"\n{len(failed)} problem(s) to fix: {', '.join(failed)}.", err=True)
+        sys.exit(1)
+    click.echo("\nEverything needed is in place: run `litellm-claude-code serve`.")

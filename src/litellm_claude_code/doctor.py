@@ -1,0 +1,142 @@
+"""Prerequisite checks, explained in plain words. Secrets are never shown."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Literal
+
+from .auth import OAUTH_PREFIX, claude_config_dir, login_file
+from .config import Settings
+from .master_key import key_file
+
+Status = Literal["ok", "warn", "fail"]
+BAD_LITELLM = frozenset({"1.82.7", "1.82.8"})
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+def find_cli(settings: Settings) -> Path | None:
+    """The CLI the SDK will run: configured path, bundled binary, then PATH."""
+    if settings.cli_path:
+        return Path(settings.cli_path)
+    try:
+        import claude_agent_sdk
+
+        bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+        if bundled.is_file():
+            return bundled
+    except ImportError:
+        return None
+    found = shutil.which("claude")
+    return Path(found) if found else None
+
+
+def check_cli(settings: Settings) -> Check:
+    path = find_cli(settings)
+    if path is None or not path.is_file():
+        where = f" at {path}" if path else ""
+        return Check(
+            "Claude Code CLI",
+            "fail",
+            f"not found{where}. Install the SDK, whose wheel bundles it: `pip install claude-agent-sdk`, "
+            "or set LITELLM_CLAUDE_CODE_CLI_PATH to a `claude` binary.",
+        )
+    try:
+        done = subprocess.run(
+            [str(path), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"PATH": os.environ.get("PATH", ""), "HOME": str(settings.private_home)},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("Claude Code CLI", "fail", f"{path} does not run: {exc}")
+    if done.returncode != 0:
+        return Check("Claude Code CLI", "fail", f"{path} --version exited with {done.returncode}")
+    return Check("Claude Code CLI", "ok", f"{path} (version {done.stdout.strip()})")
+
+
+def check_credentials(environ: Mapping[str, str] = os.environ) -> Check:
+    token = environ.get("CLAUDE_CODE_OAUTH_TOKEN")
+    if token:
+        shape = "" if token.startswith(OAUTH_PREFIX) else f" (it does not start with {OAUTH_PREFIX}: is it complete?)"
+        status: Status = "ok" if not shape else "warn"
+        return Check("Credentials", status, f"CLAUDE_CODE_OAUTH_TOKEN is set{shape}; it will be used.")
+    if environ.get("ANTHROPIC_API_KEY"):
+        return Check("Credentials", "ok", "ANTHROPIC_API_KEY is set; it will be used (billed per token).")
+    stored = login_file(environ)
+    if stored is not None:
+        return Check("Credentials", "ok", f"using the Claude Code login stored in {stored}.")
+    return Check(
+        "Credentials",
+        "fail",
+        "no credential found. Run `claude setup-token` (on any machine with a browser) and set the "
+        "token it prints as CLAUDE_CODE_OAUTH_TOKEN, or set ANTHROPIC_API_KEY, or log in with `claude` "
+        f"so that {claude_config_dir(environ)}/.credentials.json exists (on macOS the login may be in "
+        "the Keychain, which this check cannot see). A deployment may also set `api_key` in its "
+        "litellm_params.",
+    )
+
+
+def check_litellm() -> Check:
+    try:
+        installed = version("litellm")
+    except PackageNotFoundError:
+        return Check("LiteLLM", "fail", "not installed: `pip install 'litellm[proxy]'`")
+    if installed in BAD_LITELLM or installed.startswith("1.107."):
+        return Check("LiteLLM", "fail", f"{installed} is a known-bad release: upgrade now")
+    sdk = _version_or("claude-agent-sdk", "not installed")
+    return Check("LiteLLM", "ok", f"litellm {installed}, claude-agent-sdk {sdk}")
+
+
+def check_master_key(environ: Mapping[str, str] = os.environ) -> Check:
+    if environ.get("LITELLM_MASTER_KEY"):
+        return Check("Master key", "ok", "LITELLM_MASTER_KEY is set; clients must send it as their API key.")
+    path = key_file(environ)
+    if path.exists():
+        return Check("Master key", "ok", f"stored in {path}; clients must send it as their API key.")
+    return Check(
+        "Master key",
+        "ok",
+        f"not set yet: `serve` will generate one into {path} (mode 0600) on first start.",
+    )
+
+
+def check_state_dir(settings: Settings) -> Check:
+    try:
+        settings.ensure_dirs()
+    except OSError as exc:
+        return Check("State directory", "fail", f"{settings.state_dir} is not writable: {exc}")
+    return Check("State directory", "ok", f"{settings.state_dir}")
+
+
+def run_checks(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[Check]:
+    checks = [
+        check_cli(settings),
+        check_credentials(environ),
+        check_litellm(),
+        check_master_key(environ),
+        check_state_dir(settings),
+    ]
+    if settings.base_url:
+        checks.append(Check("Anthropic base URL", "ok", f"the CLI will call {settings.base_url}"))
+    return checks
+
+
+def _version_or(package: str, default: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return default
