@@ -20,9 +20,11 @@ import httpx
 import psutil
 import pytest
 
+# LiteLLM fetches its cost map from the internet at import unless told not to.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
-from fake_anthropic import FakeAnthropic  # noqa: E402
+from fake_anthropic import FakeAnthropic
 
 # Values the CLI must never see; the tests look for them in its environment.
 CANARIES = {

@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
+from .errors import PROVIDER as PROVIDER_NAME
 from .errors import (
     ClaudeCodeError,
     CLINotFound,
@@ -20,7 +21,6 @@ from .errors import (
     UpstreamError,
     WorkerError,
 )
-from .errors import PROVIDER as PROVIDER_NAME
 
 if TYPE_CHECKING:
     from .provider import ClaudeCodeLLM

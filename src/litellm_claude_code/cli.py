@@ -39,6 +39,9 @@ litellm_settings:
   custom_provider_map:
     - provider: claude-code
       custom_handler: litellm_claude_code.handler
+  callbacks:
+    - litellm_claude_code.proxy_hooks.request_validator  # 400s that name bad input
+    - litellm_claude_code.proxy_hooks.auth_errors         # 401 for bad keys without a DB
 
 router_settings:
   disable_cooldowns: true  # one failed request must not take the model offline
@@ -85,8 +88,15 @@ def serve(host: str, port: int, config_file: Path | None) -> None:
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     config = config_file or embedded_config_path()
     argv = [
-        sys.executable, "-m", "litellm.proxy.proxy_cli",
-        "--config", str(config), "--host", host, "--port", str(port),
+        sys.executable,
+        "-m",
+        "litellm.proxy.proxy_cli",
+        "--config",
+        str(config),
+        "--host",
+        host,
+        "--port",
+        str(port),
     ]
     sys.stdout.flush()
     sys.stderr.flush()

@@ -11,8 +11,11 @@ Environment variables (all optional):
 - ``LITELLM_CLAUDE_CODE_PASS_ENV``: comma-separated extra variable names the
   CLI may see (everything not allow-listed is hidden from it).
 
-A deployment's ``litellm_params`` may set ``cli_path``, ``cli_max_retries``,
-``timeout`` and ``api_base`` (the Anthropic base URL) for that deployment.
+A deployment's ``litellm_params`` may set ``api_key`` (credential),
+``api_base`` (the Anthropic base URL) and ``timeout``: LiteLLM's own
+parameters, which clients cannot set. Everything else is server-wide on
+purpose: custom keys reach a provider mixed with the client's request body,
+and a client must never choose which binary the server runs.
 """
 
 from __future__ import annotations
@@ -67,19 +70,9 @@ class Settings:
             pass_env=tuple(name.strip() for name in pass_env.split(",") if name.strip()),
         )
 
-    def for_deployment(self, litellm_params: Mapping[str, Any] | None) -> Settings:
-        """These settings with a deployment's own overrides applied."""
-        params = litellm_params or {}
-        changes: dict[str, Any] = {}
-        if params.get("cli_path"):
-            changes["cli_path"] = str(params["cli_path"])
-        if params.get("cli_max_retries") is not None:
-            changes["cli_max_retries"] = _non_negative_int(
-                params["cli_max_retries"], "cli_max_retries", self.cli_max_retries
-            )
-        if params.get("api_base"):
-            changes["base_url"] = str(params["api_base"])
-        return replace(self, **changes) if changes else self
+    def for_deployment(self, api_base: str | None) -> Settings:
+        """These settings with a deployment's ``api_base`` applied."""
+        return replace(self, base_url=api_base) if api_base else self
 
     @property
     def workspace(self) -> Path:

@@ -17,12 +17,32 @@ from .types import Credentials
 # Names passed through unchanged when the proxy has them.
 PASSTHROUGH = frozenset(
     {
-        "PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ",
-        "USER", "LOGNAME", "SHELL", "TERM", "SYSTEMROOT",
-        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
-        "http_proxy", "https_proxy", "no_proxy", "all_proxy",
-        "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "NODE_USE_SYSTEM_CA",
-        "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+        "PATH",
+        "LANG",
+        "LANGUAGE",
+        "LC_ALL",
+        "LC_CTYPE",
+        "LC_MESSAGES",
+        "TZ",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TERM",
+        "SYSTEMROOT",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "all_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "NODE_EXTRA_CA_CERTS",
+        "NODE_USE_SYSTEM_CA",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
     }
 )
 

@@ -90,13 +90,17 @@ _KIND_STATUS = {
 
 
 def upstream_status(error: UpstreamError) -> int:
-    """The HTTP status the client should see for an upstream failure."""
-    status = error.status or _KIND_STATUS.get(error.kind or "", 502)
+    """The HTTP status the client should see for an upstream failure.
+
+    Auth failures are 401, limits 429, upstream outages 503; a failure
+    nothing identifies is a 502 (bad gateway), never a 200.
+    """
+    status = error.status or _KIND_STATUS.get(error.kind or "")
+    if status is None:
+        return 502
     if status in (401, 403):
         return 401
-    if status == 429:
-        return 429
-    if status >= 500 or status == 529:
+    if status >= 500:
         return 503
     return status
 
@@ -105,8 +109,9 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
     """Turn any exception from the request path into the LiteLLM exception
     whose ``status_code`` the proxy will send. Unknown errors become 500."""
     import litellm
+    import openai
 
-    if isinstance(exc, litellm.exceptions.OpenAIError):
+    if isinstance(exc, openai.OpenAIError):  # LiteLLM's exceptions derive from these
         return exc
     kwargs: dict[str, Any] = {"llm_provider": PROVIDER, "model": model}
     if isinstance(exc, (TranslationError, ConfigError)):
@@ -119,9 +124,7 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
         return litellm.InternalServerError(message=str(exc), **kwargs)
     if isinstance(exc, UpstreamError):
         return _upstream_to_litellm(exc, model)
-    return litellm.InternalServerError(
-        message=f"claude-code provider failed: {type(exc).__name__}: {exc}", **kwargs
-    )
+    return litellm.InternalServerError(message=f"claude-code provider failed: {type(exc).__name__}: {exc}", **kwargs)
 
 
 def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:
@@ -135,11 +138,12 @@ def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:
         return litellm.AuthenticationError(message=f"{AUTH_HELP} {detail}", **kwargs)
     if status == 429:
         headers = {"retry-after": str(exc.retry_after)} if exc.retry_after is not None else {}
-        response = httpx.Response(
-            429, headers=headers, request=httpx.Request("POST", "https://claude-code.invalid")
-        )
+        response = httpx.Response(429, headers=headers, request=httpx.Request("POST", "https://claude-code.invalid"))
         when = f" Retry after {exc.retry_after} s." if exc.retry_after is not None else ""
-        return litellm.RateLimitError(message=f"{detail}{when}", response=response, **kwargs)
+        error = litellm.RateLimitError(message=f"{detail}{when}", response=response, **kwargs)
+        # The proxy copies an exception's `headers` onto the HTTP response.
+        error.headers = headers  # type: ignore[attr-defined]
+        return error
     if status == 503:
         return litellm.ServiceUnavailableError(message=detail, **kwargs)
     if status == 400:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
@@ -42,14 +43,17 @@ class ClaudeCodeLLM(CustomLLM):
         return self._settings
 
     def _prepare(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> tuple[turn.PreparedTurn, Settings]:
-        settings = self.settings.for_deployment(kwargs.get("litellm_params"))
+        settings = self.settings.for_deployment(kwargs.get("api_base"))
+        timeout = kwargs.get("timeout")
+        if timeout == litellm.request_timeout:
+            timeout = None  # LiteLLM's own default (6000 s): nobody chose it
         prepared = turn.prepare(
             model=model,
             messages=messages,
             optional_params=kwargs.get("optional_params"),
             settings=settings,
             api_key=kwargs.get("api_key"),
-            timeout=kwargs.get("timeout"),
+            timeout=timeout,
         )
         return prepared, settings
 
@@ -62,7 +66,9 @@ class ClaudeCodeLLM(CustomLLM):
         response = kwargs.get("model_response") or ModelResponse()
         return fill_response(response, model=model, text=text, reasoning=reasoning, result=result)
 
-    async def astreaming(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
+    async def astreaming(
+        self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
         try:
             prepared, settings = self._prepare(model, messages, kwargs)
         except Exception as exc:

@@ -1,9 +1,16 @@
-"""Proxy hooks: validate chat requests for claude-code models before LiteLLM does.
+"""LiteLLM proxy hooks, listed under ``litellm_settings.callbacks``.
 
-Some malformed messages (content of the wrong type, say) make LiteLLM's own
-preprocessing crash with a 500 before a provider sees them. Checking them
-here, with the same translation the provider uses, turns each into a 400
-that names the problem. Models served by other providers are left alone.
+``request_validator``: some malformed messages (content of the wrong type,
+say) make LiteLLM's own preprocessing crash with a 500 before a provider
+sees them. Checking them first, with the same translation the provider uses,
+turns each into a 400 that names the problem. Other providers' models are
+left alone.
+
+``auth_errors``: without a database, LiteLLM 1.106 answers a request with no
+key with a bare 500 (it tries to import prisma) and a wrong key with 400
+"No connected db.". Clients expect 401 for both. A request LiteLLM refuses
+for its body (``api_base`` from a client, say) also comes out as 500; it is
+a 400. LiteLLM's own checks stay in charge; only the status is corrected.
 """
 
 from __future__ import annotations
@@ -53,4 +60,26 @@ class RequestValidator(CustomLogger):
         return data
 
 
+class AuthErrors(CustomLogger):
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict[str, Any],
+        original_exception: Exception,
+        user_api_key_dict: Any,
+        traceback_str: str | None = None,
+    ) -> HTTPException | None:
+        # This hook sees every failure: match LiteLLM's exact auth messages only.
+        message = str(getattr(original_exception, "message", original_exception))
+        if message.startswith(("No api key passed in", "Malformed API Key")):
+            return HTTPException(
+                status_code=401, detail="Missing API key: send the proxy's master key as a Bearer token"
+            )
+        if message == "No connected db.":
+            return HTTPException(status_code=401, detail="Invalid API key")
+        if message.startswith("Rejected Request:"):  # e.g. api_base in the body
+            return HTTPException(status_code=400, detail=message)
+        return None
+
+
 request_validator = RequestValidator()
+auth_errors = AuthErrors()

@@ -24,6 +24,7 @@ from typing import Any
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 from claude_agent_sdk import _errors as sdk_errors
 
+from . import reaper
 from .errors import CLINotFound, RequestTimeout, WorkerError
 from .transcript import TranscriptStore, transcript_entries
 from .types import ContentBlock, Conversation
@@ -83,11 +84,8 @@ def build_options(spec: LaunchSpec, conversation: Conversation) -> ClaudeAgentOp
 
 
 def user_message(prompt: Sequence[ContentBlock]) -> dict[str, Any]:
-    content: str | list[ContentBlock]
-    if len(prompt) == 1 and prompt[0].get("type") == "text":
-        content = prompt[0]["text"]
-    else:
-        content = list(prompt)
+    plain = len(prompt) == 1 and prompt[0].get("type") == "text"
+    content: str | list[ContentBlock] = prompt[0]["text"] if plain else list(prompt)
     return {"type": "user", "message": {"role": "user", "content": content}, "parent_tool_use_id": None}
 
 
@@ -106,6 +104,7 @@ class CLISession:
         self.stderr_tail: deque[str] = deque(maxlen=20)
 
     async def __aenter__(self) -> CLISession:
+        reaper.track(self)
         self._task = asyncio.create_task(self._produce(), name="claude-code-cli")
         return self
 
@@ -177,7 +176,7 @@ class CLISession:
         code = f" (exit code {exit_code})" if exit_code is not None else ""
         return WorkerError(f"Claude Code CLI ended unexpectedly{code}", exit_code=exit_code, stderr_tail=tail)
 
-    def _process(self) -> Any:
+    def process(self) -> Any:
         # Private SDK attributes: the only handle on the child process. Guarded
         # so an SDK change degrades to the SDK's own (slower) shutdown.
         transport = getattr(self._client, "_transport", None)
@@ -198,9 +197,10 @@ class CLISession:
             await self._signal_process()
             task.cancel()
             await asyncio.wait({task}, timeout=TERM_GRACE)
+        reaper.untrack(self)
 
     async def _signal_process(self) -> None:
-        process = self._process()
+        process = self.process()
         if process is None or process.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):

@@ -133,9 +133,7 @@ class TurnAssembler:
             return []
         if message.error is not None:
             text = "".join(b.text for b in message.content if isinstance(b, TextBlock)).strip()
-            self._error = UpstreamError(
-                message=text or message.error, kind=message.error, status=self._last_status
-            )
+            self._error = UpstreamError(message=text or message.error, kind=message.error, status=self._last_status)
             return []
         if self._saw_delta or self._turn_stopped:
             return []

@@ -32,6 +32,20 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]/-]{0,127}$")
 # OpenAI parameters that another part of the project will honour; until then
 # they are refused rather than silently ignored.
 _NOT_YET = ("tools", "tool_choice", "functions", "function_call", "response_format")
+# Accepted, but Claude Code has no way to pass them on: said once in the log.
+IGNORED = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+)
+_reported: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,10 @@ def prepare(
     n = params.get("n")
     if n not in (None, 1):
         raise TranslationError("`n` must be 1: Claude Code returns one choice per request")
+    for key in IGNORED:
+        if params.get(key) is not None and key not in _reported:
+            _reported.add(key)
+            logger.warning("`%s` is not supported by Claude Code and is ignored (reported once)", key)
     conversation = to_conversation(messages)
     credentials = resolve_credentials(api_key)
     env = cli_environment(settings, credentials)
@@ -94,7 +112,9 @@ async def run(turn: PreparedTurn, settings: Settings) -> AsyncIterator[StreamIte
     assembler = TurnAssembler()
     session: CLISession | None = None
     try:
-        session = CLISession(build_options(turn.spec, turn.conversation), turn.conversation.prompt, timeout=turn.timeout)
+        session = CLISession(
+            build_options(turn.spec, turn.conversation), turn.conversation.prompt, timeout=turn.timeout
+        )
         logger.debug("cli_turn.started model=%s history=%d", turn.spec.model, len(turn.conversation.history))
         async with session:
             async for message in session.messages():

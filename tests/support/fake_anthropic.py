@@ -141,9 +141,7 @@ class FakeAnthropic:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -231,9 +229,7 @@ class FakeAnthropic:
     def _message_json(self, reply: Reply, model: str) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
         if reply.thinking:
-            content.append(
-                {"type": "thinking", "thinking": "".join(reply.thinking), "signature": "sig"}
-            )
+            content.append({"type": "thinking", "thinking": "".join(reply.thinking), "signature": "sig"})
         if reply.text:
             content.append({"type": "text", "text": "".join(reply.text)})
         for tool in reply.tool_uses:
@@ -288,59 +284,74 @@ class FakeAnthropic:
         if reply.thinking:
             yield _sse(
                 "content_block_start",
-                {"type": "content_block_start", "index": index,
-                 "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+                },
             )
             for piece in reply.thinking:
                 await pace()
                 yield _sse(
                     "content_block_delta",
-                    {"type": "content_block_delta", "index": index,
-                     "delta": {"type": "thinking_delta", "thinking": piece}},
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "thinking_delta", "thinking": piece},
+                    },
                 )
             yield _sse(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": index,
-                 "delta": {"type": "signature_delta", "signature": "c2lnbmF0dXJl"}},
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "signature_delta", "signature": "c2lnbmF0dXJl"},
+                },
             )
             yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
             index += 1
         if reply.text:
             yield _sse(
                 "content_block_start",
-                {"type": "content_block_start", "index": index,
-                 "content_block": {"type": "text", "text": ""}},
+                {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
             )
             for piece in reply.text:
                 await pace()
                 yield _sse(
                     "content_block_delta",
-                    {"type": "content_block_delta", "index": index,
-                     "delta": {"type": "text_delta", "text": piece}},
+                    {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}},
                 )
             yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
             index += 1
         for tool in reply.tool_uses:
             yield _sse(
                 "content_block_start",
-                {"type": "content_block_start", "index": index,
-                 "content_block": {"type": "tool_use", "id": tool.id, "name": tool.name, "input": {}}},
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "tool_use", "id": tool.id, "name": tool.name, "input": {}},
+                },
             )
             args = json.dumps(tool.input)
             for cut in range(0, len(args), 8):
                 await pace()
                 yield _sse(
                     "content_block_delta",
-                    {"type": "content_block_delta", "index": index,
-                     "delta": {"type": "input_json_delta", "partial_json": args[cut:cut + 8]}},
+                    {
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": {"type": "input_json_delta", "partial_json": args[cut : cut + 8]},
+                    },
                 )
             yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
             index += 1
         yield _sse(
             "message_delta",
-            {"type": "message_delta",
-             "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
-             "usage": self._usage(reply, reply.output_tokens)},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": reply.stop_reason, "stop_sequence": None},
+                "usage": self._usage(reply, reply.output_tokens),
+            },
         )
         yield _sse("message_stop", {"type": "message_stop"})
 

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from litellm_claude_code.errors import TranslationError
+from litellm_claude_code.translate import image_block, to_conversation
+from litellm_claude_code.types import Turn
+
+PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
+
+
+def text(value: str) -> dict[str, str]:
+    return {"type": "text", "text": value}
+
+
+def test_single_user_message() -> None:
+    conversation = to_conversation([{"role": "user", "content": "hi"}])
+    assert conversation.system_prompt is None
+    assert conversation.history == ()
+    assert conversation.prompt == (text("hi"),)
+
+
+def test_system_and_developer_messages_join_in_order_wherever_they_are() -> None:
+    conversation = to_conversation(
+        [
+            {"role": "system", "content": "A"},
+            {"role": "user", "content": "q1"},
+            {"role": "developer", "content": [text("B1"), text("B2")]},
+            {"role": "assistant", "content": "a1"},
+            {"role": "user", "content": "q2"},
+        ]
+    )
+    assert conversation.system_prompt == "A\n\nB1\nB2"
+    assert conversation.history == (Turn("user", [text("q1")]), Turn("assistant", [text("a1")]))
+    assert conversation.prompt == (text("q2"),)
+
+
+def test_consecutive_same_role_messages_merge() -> None:
+    conversation = to_conversation(
+        [
+            {"role": "user", "content": "a"},
+            {"role": "user", "content": [text("b")]},
+        ]
+    )
+    assert conversation.history == ()
+    assert conversation.prompt == (text("a"), text("b"))
+
+
+def test_empty_assistant_turn_is_dropped_and_neighbours_merge() -> None:
+    conversation = to_conversation(
+        [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": "b"},
+        ]
+    )
+    assert conversation.prompt == (text("a"), text("b"))
+
+
+def test_refusal_parts_in_assistant_history_are_text() -> None:
+    conversation = to_conversation(
+        [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]},
+            {"role": "user", "content": "b"},
+        ]
+    )
+    assert conversation.history[1] == Turn("assistant", [text("no")])
+
+
+def test_data_url_image_becomes_image_block() -> None:
+    conversation = to_conversation(
+        [{"role": "user", "content": [text("look"), {"type": "image_url", "image_url": {"url": PNG}}]}]
+    )
+    image = conversation.prompt[1]
+    assert image["type"] == "image"
+    assert image["source"]["media_type"] == "image/png"
+    assert base64.b64decode(image["source"]["data"]) == b"\x89PNG fake"
+
+
+@pytest.mark.parametrize(
+    ("messages", "fragment"),
+    [
+        ([], "at least one message"),
+        (None, "must be a list"),
+        ("hello", "must be a list"),
+        ([5], "messages[0] must be an object"),
+        ([{"role": "robot", "content": "x"}], "unknown role 'robot'"),
+        ([{"role": "tool", "content": "x"}], "role 'tool'"),
+        ([{"content": "x"}], "unknown role None"),
+        ([{"role": "user", "content": 7}], "messages[0].content must be"),
+        ([{"role": "user", "content": [7]}], "messages[0].content[0] must be an object"),
+        ([{"role": "user", "content": [{"type": "input_audio"}]}], "unsupported content part type 'input_audio'"),
+        (
+            [{"role": "user", "content": [{"type": "text", "text": None}]}],
+            "messages[0].content[0].text must be a string",
+        ),
+        ([{"role": "user", "content": ""}], "content is empty"),
+        ([{"role": "system", "content": "only system"}], "last non-system message must be a user"),
+        ([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "last non-system"),
+        (
+            [{"role": "assistant", "content": "x", "tool_calls": [{"id": "1"}]}, {"role": "user", "content": "q"}],
+            "tool calls are not supported yet",
+        ),
+        (
+            [{"role": "system", "content": [{"type": "image_url"}]}, {"role": "user", "content": "q"}],
+            "expected a text part",
+        ),
+        (
+            [
+                {"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": PNG}}]},
+                {"role": "user", "content": "q"},
+            ],
+            "in a assistant message",
+        ),
+    ],
+)
+def test_bad_input_names_the_problem(messages: object, fragment: str) -> None:
+    with pytest.raises(TranslationError) as caught:
+        to_conversation(messages)
+    assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("https://example.com/cat.png", "remote image URLs are not supported yet"),
+        ("data:image/tiff;base64,AAAA", "image type 'image/tiff' is not supported"),
+        ("data:image/png;base64,not base64!!", "not valid base64"),
+        ("ftp://x", "must be a data:image"),
+        ("", "non-empty string"),
+    ],
+)
+def test_bad_images_are_refused(url: str, fragment: str) -> None:
+    with pytest.raises(TranslationError) as caught:
+        image_block({"url": url}, "messages[0].content[0]")
+    assert fragment in str(caught.value)
+    assert "messages[0].content[0]" in str(caught.value)
+
+
+def test_jpg_media_type_is_normalised() -> None:
+    block = image_block("data:image/jpg;base64," + base64.b64encode(b"x").decode(), "here")
+    assert block["source"]["media_type"] == "image/jpeg"
