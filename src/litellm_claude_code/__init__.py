@@ -56,15 +56,15 @@ def register(provider: ClaudeCodeLLM | None = None) -> None:
     Idempotent: a second call replaces the first registration.
     """
     import litellm
+    from litellm.types.llms.custom_llm import CustomLLMItem
+    from litellm.utils import custom_llm_setup
 
-    entry = {"provider": PROVIDER_NAME, "custom_handler": provider or __getattr__("handler")}
+    entry = CustomLLMItem(provider=PROVIDER_NAME, custom_handler=provider or __getattr__("handler"))
     litellm.custom_provider_map = [
         item for item in litellm.custom_provider_map if item.get("provider") != PROVIDER_NAME
     ] + [entry]
     # LiteLLM reads the map into its provider registry only on this call.
-    from litellm.utils import custom_llm_setup
-
-    custom_llm_setup()
+    custom_llm_setup()  # type: ignore[no-untyped-call]
 
 
 __all__ = [

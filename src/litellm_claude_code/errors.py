@@ -108,8 +108,8 @@ def upstream_status(error: UpstreamError) -> int:
 def to_litellm(exc: BaseException, model: str) -> Exception:
     """Turn any exception from the request path into the LiteLLM exception
     whose ``status_code`` the proxy will send. Unknown errors become 500."""
-    import litellm
     import openai
+    from litellm import exceptions as litellm
 
     if isinstance(exc, openai.OpenAIError):  # LiteLLM's exceptions derive from these
         return exc
@@ -129,7 +129,7 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
 
 def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:
     import httpx
-    import litellm
+    from litellm import exceptions as litellm
 
     kwargs: dict[str, Any] = {"llm_provider": PROVIDER, "model": model}
     status = upstream_status(exc)
@@ -142,7 +142,7 @@ def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:
         when = f" Retry after {exc.retry_after} s." if exc.retry_after is not None else ""
         error = litellm.RateLimitError(message=f"{detail}{when}", response=response, **kwargs)
         # The proxy copies an exception's `headers` onto the HTTP response.
-        error.headers = headers  # type: ignore[attr-defined]
+        error.headers = headers
         return error
     if status == 503:
         return litellm.ServiceUnavailableError(message=detail, **kwargs)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
 import litellm
 from litellm.llms.custom_llm import CustomLLM
-from litellm.types.utils import ModelResponse, ModelResponseStream
+from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelResponseStream
 
 from . import turn
 from .config import Settings
@@ -45,7 +45,7 @@ class ClaudeCodeLLM(CustomLLM):
     def _prepare(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> tuple[turn.PreparedTurn, Settings]:
         settings = self.settings.for_deployment(kwargs.get("api_base"))
         timeout = kwargs.get("timeout")
-        if timeout == litellm.request_timeout:
+        if timeout == getattr(litellm, "request_timeout", None):
             timeout = None  # LiteLLM's own default (6000 s): nobody chose it
         prepared = turn.prepare(
             model=model,
@@ -57,7 +57,7 @@ class ClaudeCodeLLM(CustomLLM):
         )
         return prepared, settings
 
-    async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
+    async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
         try:
             prepared, settings = self._prepare(model, messages, kwargs)
             text, reasoning, result = await turn.collect(prepared, settings)
@@ -66,9 +66,9 @@ class ClaudeCodeLLM(CustomLLM):
         response = kwargs.get("model_response") or ModelResponse()
         return fill_response(response, model=model, text=text, reasoning=reasoning, result=result)
 
-    async def astreaming(
+    async def astreaming(  # type: ignore[override]  # LiteLLM passes keywords; it yields, not returns
         self, model: str, messages: list[Any], *args: Any, **kwargs: Any
-    ) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
+    ) -> AsyncGenerator[ModelResponseStream | GenericStreamingChunk, None]:
         try:
             prepared, settings = self._prepare(model, messages, kwargs)
         except Exception as exc:
@@ -91,10 +91,13 @@ class ClaudeCodeLLM(CustomLLM):
             await items.aclose()
 
     # LiteLLM calls these for litellm.completion() without acompletion.
-    def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
-        return _run_sync(lambda: self.acompletion(model, messages, **kwargs))
+    def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
+        response: ModelResponse = _run_sync(lambda: self.acompletion(model, messages, **kwargs))
+        return response
 
-    def streaming(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Iterator[ModelResponseStream]:  # type: ignore[override]
+    def streaming(  # type: ignore[override]  # an iterator of chunks, like astreaming
+        self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+    ) -> Iterator[ModelResponseStream | GenericStreamingChunk]:
         return _iterate_sync(self.astreaming(model, messages, **kwargs))
 
 
@@ -108,7 +111,7 @@ def _run_sync(make: Callable[[], Any]) -> Any:
         return pool.submit(lambda: asyncio.run(make())).result()
 
 
-def _iterate_sync(agen: AsyncIterator[Any]) -> Iterator[Any]:
+def _iterate_sync(agen: AsyncGenerator[Any, None]) -> Iterator[Any]:
     """Drive an async generator on a private event loop, one item at a time."""
     loop = asyncio.new_event_loop()
     try:
@@ -118,8 +121,6 @@ def _iterate_sync(agen: AsyncIterator[Any]) -> Iterator[Any]:
             except StopAsyncIteration:
                 return
     finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            loop.run_until_complete(aclose())
+        loop.run_until_complete(agen.aclose())
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()

@@ -53,7 +53,7 @@ def fill_response(
     if reasoning:
         message.reasoning_content = reasoning
     choice = response.choices[0]
-    choice.message = message  # type: ignore[union-attr]
+    choice.message = message
     choice.finish_reason = result.finish_reason
     response.model = model
     response.created = int(time.time())

@@ -19,10 +19,11 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 from claude_agent_sdk import _errors as sdk_errors
+from claude_agent_sdk.types import SessionStore
 
 from . import reaper
 from .errors import CLINotFound, RequestTimeout, WorkerError
@@ -78,7 +79,7 @@ def build_options(spec: LaunchSpec, conversation: Conversation) -> ClaudeAgentOp
         entries = transcript_entries(
             conversation.history, session_id=session_id, cwd=spec.cwd, cli_version=CLI_VERSION, model=spec.model
         )
-        options.session_store = TranscriptStore(session_id, entries)
+        options.session_store = cast(SessionStore, TranscriptStore(session_id, entries))
         options.resume = session_id
     return options
 

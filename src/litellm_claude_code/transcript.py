@@ -11,7 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
+
+from claude_agent_sdk.types import SessionKey, SessionStoreEntry
 
 from .types import Turn
 
@@ -59,6 +61,8 @@ def transcript_entries(
 class TranscriptStore:
     """A read-only :class:`claude_agent_sdk.SessionStore` for one request.
 
+    Duck-typed, as the SDK allows: only ``append`` and ``load`` are required.
+
     ``load`` serves the prepared transcript; ``append`` drops the CLI's mirror
     writes, since nothing of a request is kept after it ends.
     """
@@ -67,10 +71,10 @@ class TranscriptStore:
         self.session_id = session_id
         self._entries = entries
 
-    async def append(self, key: Any, entries: list[Any]) -> None:
+    async def append(self, key: SessionKey, entries: list[SessionStoreEntry]) -> None:
         return None
 
-    async def load(self, key: Any) -> list[dict[str, Any]] | None:
+    async def load(self, key: SessionKey) -> list[SessionStoreEntry] | None:
         if key.get("session_id") != self.session_id or key.get("subpath"):
             return None
-        return self._entries
+        return cast(list[SessionStoreEntry], self._entries)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +101,7 @@ def prepare(
     return PreparedTurn(spec=spec, conversation=conversation, timeout=request_timeout(timeout, settings.timeout))
 
 
-async def run(turn: PreparedTurn, settings: Settings) -> AsyncIterator[StreamItem]:
+async def run(turn: PreparedTurn, settings: Settings) -> AsyncGenerator[StreamItem, None]:
     """Yield the answer's deltas, then its TurnResult; the CLI is gone when this ends.
 
     Raises:
