@@ -199,3 +199,33 @@ def test_model_aliases_and_full_ids_pass_through(
 def test_models_endpoint_lists_embedded_models(client: Any) -> None:
     ids = {model.id for model in client.models.list()}
     assert {"sonnet", "opus", "haiku"} <= ids
+
+
+def test_cost_and_upstream_stop_reason_in_provider_fields(proxy: Any, fake: FakeAnthropic) -> None:
+    import httpx
+
+    response = httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        json={"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {proxy.key}"},
+        timeout=60,
+    ).json()
+    fields = response["provider_specific_fields"]
+    assert fields["claude_code_cost_usd"] > 0  # computed by the CLI
+    assert fields["stop_reason"] == "end_turn"
+
+
+def test_thinking_comes_back_as_reasoning_content(client: Any, fake: FakeAnthropic) -> None:
+    fake.script(Reply(thinking=["Let me", " think."], text=["Done."]), Reply(thinking=["Hm", "m."], text=["Ok."]))
+    message = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "x"}]).choices[0]
+    assert message.message.content == "Done."
+    assert message.message.reasoning_content == "Let me think."
+    stream = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "x"}], stream=True)
+    reasoning, text = [], []
+    for chunk in stream:
+        if chunk.choices:
+            delta = chunk.choices[0].delta
+            reasoning.append(getattr(delta, "reasoning_content", None) or "")
+            text.append(delta.content or "")
+    assert "".join(reasoning) == "Hmm."
+    assert "".join(text) == "Ok."

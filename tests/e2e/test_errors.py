@@ -10,7 +10,7 @@ import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Reply
 
-from conftest import Proxy
+from conftest import Proxy, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ def fail_always(fake: FakeAnthropic, reply: Reply) -> None:
     fake.default_reply = reply
 
 
-def test_upstream_401_is_401_with_setup_token_advice(client: Any, fake: FakeAnthropic) -> None:
+def test_upstream_401_is_401_with_setup_token_advice(client: Any, proxy: Proxy, fake: FakeAnthropic) -> None:
     fail_always(fake, Reply(status=401, error_message="invalid bearer token"))
     started = time.monotonic()
     with pytest.raises(openai.AuthenticationError) as caught:
@@ -30,6 +30,7 @@ def test_upstream_401_is_401_with_setup_token_advice(client: Any, fake: FakeAnth
     assert caught.value.status_code == 401
     assert "claude setup-token" in str(caught.value)
     assert time.monotonic() - started < 10  # no minutes of retries
+    assert wait_for(lambda: proxy.cli_processes() == [], timeout=2)
 
 
 def test_upstream_403_is_401(client: Any, fake: FakeAnthropic) -> None:
