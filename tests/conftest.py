@@ -8,15 +8,10 @@ Nothing here reaches beyond 127.0.0.1.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
@@ -25,45 +20,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 from fake_anthropic import FakeAnthropic
+from harness import CANARIES, OAUTH_TOKEN, Proxy, base_env, start_proxy, stop_process, wait_for
 
-# Values the CLI must never see; the tests look for them in its environment.
-CANARIES = {
-    "OPENAI_API_KEY": "sk-canary-openai-0123456789",
-    "SOME_SERVICE_SECRET": "canary-service-secret-0123456789",
-}
-OAUTH_TOKEN = "sk-ant-oat01-fake-test-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def base_env(tmp: Path, fake: FakeAnthropic) -> dict[str, str]:
-    """A clean environment: temp HOME and XDG dirs, the fake as upstream."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "HOME": str(tmp / "home"),
-        "XDG_CONFIG_HOME": str(tmp / "config"),
-        "XDG_STATE_HOME": str(tmp / "state"),
-        "XDG_CACHE_HOME": str(tmp / "cache"),
-        "TMPDIR": str(tmp / "tmp"),
-        "ANTHROPIC_BASE_URL": fake.base_url,
-        "CLAUDE_CODE_OAUTH_TOKEN": OAUTH_TOKEN,
-        "LITELLM_CLAUDE_CODE_CLI_MAX_RETRIES": "0",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-        **CANARIES,
-    }
-    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    for key in ("home", "config", "state", "cache", "tmp"):
-        (tmp / key).mkdir(parents=True, exist_ok=True)
-    return env
+# Re-exported for the test modules.
+__all__ = ["CANARIES", "OAUTH_TOKEN", "Proxy", "base_env", "start_proxy", "stop_process", "wait_for"]
 
 
 @pytest.fixture(scope="session")
@@ -78,90 +38,14 @@ def _reset_fake(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("fake").reset()
 
 
-@dataclass
-class Proxy:
-    url: str
-    key: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    env: dict[str, str]
-    tmp: Path
-
-    def cli_processes(self) -> list[psutil.Process]:
-        """Claude Code CLI processes started by the proxy (any depth)."""
-        return cli_children(self.process.pid)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def cli_children(pid: int) -> list[psutil.Process]:
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-    found = []
-    for child in children:
-        try:
-            cmdline = child.cmdline()
-            if cmdline and Path(cmdline[0]).name == "claude" and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"proxy exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/health/liveliness", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"proxy not healthy after {timeout} s:\n{log.read_text()[-4000:]}")
-
-
-def start_proxy(tmp: Path, env: dict[str, str], extra_args: list[str] | None = None) -> Proxy:
-    port = free_port()
-    log = tmp / "proxy.log"
-    handle = log.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "litellm_claude_code", "serve", "--port", str(port), *(extra_args or [])],
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process, log)
-    except BaseException:
-        stop_process(process)
-        raise
-    return Proxy(url=url, key="", process=process, log=log, env=env, tmp=tmp)
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 @pytest.fixture(scope="session")
 def proxy(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     """The real proxy, started by `litellm-claude-code serve` with no master key
-    in its environment, so it generates and stores one."""
+    in its environment, so it generates and stores one. One CLI process per
+    request (the pool has its own proxy in test_pool.py)."""
     tmp = tmp_path_factory.mktemp("proxy")
     env = base_env(tmp, fake)
+    env["LITELLM_CLAUDE_CODE_POOL"] = "0"
     running = start_proxy(tmp, env)
     key_path = tmp / "config" / "litellm-claude-code" / "master_key"
     running.key = key_path.read_text().strip()
@@ -185,12 +69,3 @@ def client(proxy: Proxy):  # type: ignore[no-untyped-def]
     import openai
 
     return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=proxy.key, max_retries=0, timeout=60)
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

@@ -10,6 +10,15 @@ Environment variables (all optional):
 - ``LITELLM_CLAUDE_CODE_CLI_MAX_RETRIES``: the CLI's own API retries (default 1).
 - ``LITELLM_CLAUDE_CODE_PASS_ENV``: comma-separated extra variable names the
   CLI may see (everything not allow-listed is hidden from it).
+- ``LITELLM_CLAUDE_CODE_POOL``: ``1`` (default) keeps warm CLI processes,
+  ``0`` starts one per request.
+- ``LITELLM_CLAUDE_CODE_MAX_PROCESSES``: requests running at once, and CLI
+  processes alive at once (default 4; each takes about 175 MiB).
+- ``LITELLM_CLAUDE_CODE_MAX_QUEUE``: requests waiting for a process before
+  the proxy answers 429 (default 16).
+- ``LITELLM_CLAUDE_CODE_IDLE_TTL``: seconds an idle process is kept (default 300).
+- ``LITELLM_CLAUDE_CODE_SPARES``: clean processes kept ready per model and
+  system prompt in use (default 1).
 
 A deployment's ``litellm_params`` may set ``api_key`` (credential),
 ``api_base`` (the Anthropic base URL) and ``timeout``: LiteLLM's own
@@ -51,6 +60,11 @@ class Settings:
     cli_max_retries: int = DEFAULT_CLI_MAX_RETRIES
     base_url: str | None = None
     pass_env: tuple[str, ...] = ()
+    pool: bool = True
+    max_processes: int = 4
+    max_queue: int = 16
+    idle_ttl: float = 300.0
+    spares: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -68,6 +82,11 @@ class Settings:
             ),
             base_url=environ.get("ANTHROPIC_BASE_URL") or None,
             pass_env=tuple(name.strip() for name in pass_env.split(",") if name.strip()),
+            pool=_flag(environ.get(ENV_PREFIX + "POOL"), ENV_PREFIX + "POOL", True),
+            max_processes=max(1, _non_negative_int(*_env(environ, "MAX_PROCESSES"), 4)),
+            max_queue=_non_negative_int(*_env(environ, "MAX_QUEUE"), 16),
+            idle_ttl=_positive_float(*_env(environ, "IDLE_TTL"), 300.0),
+            spares=_non_negative_int(*_env(environ, "SPARES"), 1),
         )
 
     def for_deployment(self, api_base: str | None) -> Settings:
@@ -105,6 +124,22 @@ def request_timeout(timeout: Any, default: float) -> float:
         if isinstance(value, (int, float)) and value > 0:
             return float(value)
     return default
+
+
+def _env(environ: Mapping[str, str], name: str) -> tuple[str | None, str]:
+    """A setting's raw value and its full variable name, for the parsers below."""
+    return environ.get(ENV_PREFIX + name), ENV_PREFIX + name
+
+
+def _flag(raw: Any, name: str, default: bool) -> bool:
+    if raw is None or raw == "":
+        return default
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 def _positive_float(raw: Any, name: str, default: float) -> float:

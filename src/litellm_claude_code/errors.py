@@ -7,6 +7,7 @@ ClaudeCodeError
 ├─ CLINotFound            no Claude Code CLI to run           → 500, says what to install
 ├─ WorkerError            the CLI died or broke protocol      → 502
 ├─ RequestTimeout         the request ran out of time         → 408
+├─ PoolFull               every process busy, queue full      → 429 + Retry-After
 └─ UpstreamError          the Anthropic API refused the call  → by status
 ```
 
@@ -61,6 +62,14 @@ class RequestTimeout(ClaudeCodeError):
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         super().__init__(f"Claude Code did not finish within the {seconds:g} s request timeout")
+
+
+class PoolFull(ClaudeCodeError):
+    """No process and no queue place: the client should retry shortly."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 @dataclass
@@ -124,11 +133,24 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
         return litellm.InternalServerError(message=str(exc), **kwargs)
     if isinstance(exc, UpstreamError):
         return _upstream_to_litellm(exc, model)
+    if isinstance(exc, PoolFull):
+        return _rate_limited(f"claude-code: {exc}. Retry after {exc.retry_after} s.", exc.retry_after, model)
     return litellm.InternalServerError(message=f"claude-code provider failed: {type(exc).__name__}: {exc}", **kwargs)
 
 
-def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:
+def _rate_limited(message: str, retry_after: int | None, model: str) -> Exception:
     import httpx
+    from litellm import exceptions as litellm
+
+    headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
+    response = httpx.Response(429, headers=headers, request=httpx.Request("POST", "https://claude-code.invalid"))
+    error = litellm.RateLimitError(message=message, llm_provider=PROVIDER, model=model, response=response)
+    # The proxy copies an exception's `headers` onto the HTTP response.
+    error.headers = headers
+    return error
+
+
+def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:
     from litellm import exceptions as litellm
 
     kwargs: dict[str, Any] = {"llm_provider": PROVIDER, "model": model}
@@ -137,13 +159,8 @@ def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:
     if status == 401:
         return litellm.AuthenticationError(message=f"{AUTH_HELP} {detail}", **kwargs)
     if status == 429:
-        headers = {"retry-after": str(exc.retry_after)} if exc.retry_after is not None else {}
-        response = httpx.Response(429, headers=headers, request=httpx.Request("POST", "https://claude-code.invalid"))
         when = f" Retry after {exc.retry_after} s." if exc.retry_after is not None else ""
-        error = litellm.RateLimitError(message=f"{detail}{when}", response=response, **kwargs)
-        # The proxy copies an exception's `headers` onto the HTTP response.
-        error.headers = headers
-        return error
+        return _rate_limited(f"{detail}{when}", exc.retry_after, model)
     if status == 503:
         return litellm.ServiceUnavailableError(message=detail, **kwargs)
     if status == 400:

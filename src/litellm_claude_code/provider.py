@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelRespo
 from . import turn
 from .config import Settings
 from .errors import to_litellm
+from .pool import Pool, PoolLimits
 from .response import ChunkFactory, fill_response
 from .types import ReasoningDelta, TextDelta
 
@@ -35,12 +37,42 @@ class ClaudeCodeLLM(CustomLLM):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self._settings = settings
+        self._pool: Pool | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = Settings.from_env()
         return self._settings
+
+    def pool(self) -> Pool | None:
+        """The warm-process pool of the running event loop (None: one process per request).
+
+        Sync calls each run on a short-lived loop of their own, so they never pool.
+        """
+        if not self.settings.pool or _one_shot.get():
+            return None
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._pool.loop not in (None, loop):
+            self._pool.kill_all_now()  # its loop is gone: nothing could await these
+            self._pool = None
+        if self._pool is None:
+            settings = self.settings
+            self._pool = Pool(
+                PoolLimits(
+                    max_processes=settings.max_processes,
+                    max_queue=settings.max_queue,
+                    idle_ttl=settings.idle_ttl,
+                    spares=settings.spares,
+                )
+            )
+        return self._pool
+
+    def shutdown(self) -> None:
+        """End the pool's warm processes now (safe from any thread or loop)."""
+        if self._pool is not None:
+            self._pool.kill_all_now()
+            self._pool = None
 
     def _prepare(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> tuple[turn.PreparedTurn, Settings]:
         settings = self.settings.for_deployment(kwargs.get("api_base"))
@@ -60,7 +92,7 @@ class ClaudeCodeLLM(CustomLLM):
     async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
         try:
             prepared, settings = self._prepare(model, messages, kwargs)
-            text, reasoning, result = await turn.collect(prepared, settings)
+            text, reasoning, result = await turn.collect(prepared, settings, self.pool())
         except Exception as exc:
             raise to_litellm(exc, model) from exc
         response = kwargs.get("model_response") or ModelResponse()
@@ -74,7 +106,7 @@ class ClaudeCodeLLM(CustomLLM):
         except Exception as exc:
             raise to_litellm(exc, model) from exc
         chunks = ChunkFactory(model)
-        items = turn.run(prepared, settings)
+        items = turn.run(prepared, settings, self.pool())
         try:
             async for item in items:
                 if isinstance(item, TextDelta):
@@ -101,19 +133,28 @@ class ClaudeCodeLLM(CustomLLM):
         return _iterate_sync(self.astreaming(model, messages, **kwargs))
 
 
+_one_shot: contextvars.ContextVar[bool] = contextvars.ContextVar("claude_code_one_shot", default=False)
+
+
+def _run_one_shot(make: Callable[[], Any]) -> Any:
+    _one_shot.set(True)
+    return asyncio.run(make())
+
+
 def _run_sync(make: Callable[[], Any]) -> Any:
     """Run a coroutine from sync code, even when this thread has a running loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(make())
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
+        return contextvars.copy_context().run(_run_one_shot, make)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(contextvars.copy_context().run, _run_one_shot, make).result()
 
 
 def _iterate_sync(agen: AsyncGenerator[Any, None]) -> Iterator[Any]:
     """Drive an async generator on a private event loop, one item at a time."""
     loop = asyncio.new_event_loop()
+    token = _one_shot.set(True)
     try:
         while True:
             try:
@@ -124,3 +165,4 @@ def _iterate_sync(agen: AsyncGenerator[Any, None]) -> Iterator[Any]:
         loop.run_until_complete(agen.aclose())
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+        _one_shot.reset(token)

@@ -56,6 +56,7 @@ class TurnAssembler:
         self.model: str | None = None
         self.stop_reason: str | None = None
         self.done = False
+        self.ended_by_result = False  # the CLI closed the turn itself (it can be reused)
         self._clock = clock
         self._turn_started = False
         self._turn_stopped = False
@@ -166,6 +167,7 @@ class TurnAssembler:
         if not self._turn_started and message.usage:
             self.usage.update(message.usage)
         self.stop_reason = self.stop_reason or message.stop_reason
+        self.ended_by_result = True
         return [self._complete(cost=message.total_cost_usd, session_id=message.session_id)]
 
     def _complete(self, cost: float | None = None, session_id: str | None = None) -> TurnResult:

@@ -19,10 +19,11 @@ from .auth import resolve_credentials
 from .config import Settings, request_timeout
 from .environment import cli_environment
 from .errors import TranslationError
+from .pool import Lease, Pool
 from .session import CLISession, LaunchSpec, build_options
 from .stream import TurnAssembler
 from .translate import to_conversation
-from .types import Conversation, ReasoningDelta, StreamItem, TextDelta, TurnResult
+from .types import Conversation, ReasoningDelta, StreamItem, TextDelta, Turn, TurnResult
 
 logger = logging.getLogger(__name__)
 
@@ -101,41 +102,69 @@ def prepare(
     return PreparedTurn(spec=spec, conversation=conversation, timeout=request_timeout(timeout, settings.timeout))
 
 
-async def run(turn: PreparedTurn, settings: Settings) -> AsyncGenerator[StreamItem, None]:
-    """Yield the answer's deltas, then its TurnResult; the CLI is gone when this ends.
+async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> AsyncGenerator[StreamItem, None]:
+    """Yield the answer's deltas, then its TurnResult.
+
+    With a pool the process comes from it and goes back only if the turn
+    completed; without one, a process is started for this turn. Either way no
+    process outlives the request in a half-finished state.
 
     Raises:
-        UpstreamError, WorkerError, CLINotFound, RequestTimeout.
+        UpstreamError, WorkerError, CLINotFound, RequestTimeout, PoolFull.
     """
     settings.ensure_dirs()
     started = time.monotonic()
+    deadline = started + turn.timeout
     assembler = TurnAssembler()
+    lease: Lease | None = None
     session: CLISession | None = None
+    answer: list[str] = []
+    completed = False
     try:
-        session = CLISession(
-            build_options(turn.spec, turn.conversation), turn.conversation.prompt, timeout=turn.timeout
+        if pool is not None:
+            lease = await pool.acquire(turn.spec, turn.conversation, deadline=deadline, timeout=turn.timeout)
+            session = lease.session
+        else:
+            session = CLISession(build_options(turn.spec, turn.conversation))
+            await session.start(timeout=turn.timeout)
+        logger.debug(
+            "cli_turn.started model=%s history=%d mode=%s",
+            turn.spec.model,
+            len(turn.conversation.history),
+            lease.mode if lease else "one-shot",
         )
-        logger.debug("cli_turn.started model=%s history=%d", turn.spec.model, len(turn.conversation.history))
-        async with session:
-            async for message in session.messages():
-                for item in assembler.feed(message):
-                    yield item
-                if assembler.done:
-                    break
-            else:
-                yield assembler.finish_without_result()
+        job = session.turn(turn.conversation.prompt, timeout=turn.timeout, deadline=deadline)
+        async for message in job:
+            for item in assembler.feed(message):
+                if isinstance(item, TextDelta):
+                    answer.append(item.text)
+                yield item
+            if assembler.done:
+                break
+        else:
+            yield assembler.finish_without_result()
+        completed = job.completed and assembler.ended_by_result
     finally:
-        if session is not None:
+        if lease is not None and pool is not None:
+            holds = None
+            if completed:
+                holds = [
+                    *turn.conversation.history,
+                    Turn("user", list(turn.conversation.prompt)),
+                    Turn("assistant", [{"type": "text", "text": "".join(answer)}]),
+                ]
+            await asyncio.shield(pool.release(lease, reusable=completed, holds=holds))
+        elif session is not None:
             await asyncio.shield(session.close())
         logger.debug("cli_turn.complete model=%s seconds=%.3f", turn.spec.model, time.monotonic() - started)
 
 
-async def collect(turn: PreparedTurn, settings: Settings) -> tuple[str, str, TurnResult]:
+async def collect(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> tuple[str, str, TurnResult]:
     """The whole answer: text, reasoning, result."""
     text: list[str] = []
     reasoning: list[str] = []
     result: TurnResult | None = None
-    async for item in run(turn, settings):
+    async for item in run(turn, settings, pool):
         if isinstance(item, TextDelta):
             text.append(item.text)
         elif isinstance(item, ReasoningDelta):

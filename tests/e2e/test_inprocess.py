@@ -28,6 +28,7 @@ def provider(fake: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     handler = ClaudeCodeLLM()
     litellm_claude_code.register(handler)
     yield handler
+    handler.shutdown()
     litellm_claude_code.register()
 
 

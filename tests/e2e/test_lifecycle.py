@@ -110,6 +110,7 @@ def configured_proxy(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFacto
     plus a deployment with its own timeout and credential."""
     tmp = tmp_path_factory.mktemp("configured")
     env = base_env(tmp, fake)
+    env["LITELLM_CLAUDE_CODE_POOL"] = "0"
     env["LITELLM_MASTER_KEY"] = "sk-configured-test-key-0123456789"
     snippet = subprocess.run(
         [sys.executable, "-m", "litellm_claude_code", "config"], capture_output=True, text=True, check=True, env=env
