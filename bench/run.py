@@ -234,6 +234,8 @@ def start(fake: FakeAnthropic, tmp: Path, name: str, pool: bool, args: argparse.
     env["LITELLM_CLAUDE_CODE_POOL"] = "1" if pool else "0"
     if args.max_processes:
         env["LITELLM_CLAUDE_CODE_MAX_PROCESSES"] = str(args.max_processes)
+    if args.spares is not None:
+        env["LITELLM_CLAUDE_CODE_SPARES"] = str(args.spares)
     proxy = start_proxy(home, env)
     proxy.key = env["LITELLM_MASTER_KEY"]
     return proxy
@@ -346,6 +348,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--tokens-per-second", type=float, default=400.0)
     parser.add_argument("--max-processes", type=int, default=0, help="pool cap (0: the default)")
+    parser.add_argument("--spares", type=int, default=None, help="clean processes kept ready (default: the default)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

@@ -13,7 +13,7 @@ Environment variables (all optional):
 - ``LITELLM_CLAUDE_CODE_POOL``: ``1`` (default) keeps warm CLI processes,
   ``0`` starts one per request.
 - ``LITELLM_CLAUDE_CODE_MAX_PROCESSES``: requests running at once, and CLI
-  processes alive at once (default 4; each takes about 175 MiB).
+  processes alive at once (default 6; each takes 160-240 MiB, measured).
 - ``LITELLM_CLAUDE_CODE_MAX_QUEUE``: requests waiting for a process before
   the proxy answers 429 (default 16).
 - ``LITELLM_CLAUDE_CODE_IDLE_TTL``: seconds an idle process is kept (default 300).
@@ -61,7 +61,7 @@ class Settings:
     base_url: str | None = None
     pass_env: tuple[str, ...] = ()
     pool: bool = True
-    max_processes: int = 4
+    max_processes: int = 6
     max_queue: int = 16
     idle_ttl: float = 300.0
     spares: int = 1
@@ -83,7 +83,7 @@ class Settings:
             base_url=environ.get("ANTHROPIC_BASE_URL") or None,
             pass_env=tuple(name.strip() for name in pass_env.split(",") if name.strip()),
             pool=_flag(environ.get(ENV_PREFIX + "POOL"), ENV_PREFIX + "POOL", True),
-            max_processes=max(1, _non_negative_int(*_env(environ, "MAX_PROCESSES"), 4)),
+            max_processes=max(1, _non_negative_int(*_env(environ, "MAX_PROCESSES"), 6)),
             max_queue=_non_negative_int(*_env(environ, "MAX_QUEUE"), 16),
             idle_ttl=_positive_float(*_env(environ, "IDLE_TTL"), 300.0),
             spares=_non_negative_int(*_env(environ, "SPARES"), 1),

@@ -47,7 +47,7 @@ SessionFactory = Callable[[ClaudeAgentOptions], CLISession]
 
 @dataclass(frozen=True)
 class PoolLimits:
-    max_processes: int = 4
+    max_processes: int = 6
     max_queue: int = 16
     idle_ttl: float = 300.0
     spares: int = 1  # clean processes kept ready per key in use
@@ -65,6 +65,7 @@ class Entry:
     spec: LaunchSpec
     holds: list[Turn] | None = None  # the conversation it holds; None: clean
     busy: bool = False
+    resetting: bool = False  # being cleared in the background
     idle_since: float = field(default_factory=time.monotonic)
 
 
@@ -116,6 +117,7 @@ class Pool:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         self._start_trimmer()
+        self._purge_dead()
         await self._take_slot(deadline, timeout)
         try:
             return await self._lease(spec, conversation, deadline, timeout)
@@ -136,7 +138,7 @@ class Pool:
         self._give_slot()
         if not keep:
             await entry.session.close()
-        self._top_up_spares(entry.key, entry.spec)
+        self._top_up_spares(entry.key, entry.spec, keep_holding=entry if keep else None)
 
     async def close(self) -> None:
         """End every process and refuse new requests."""
@@ -241,21 +243,55 @@ class Pool:
             self._remove(oldest)
             await oldest.session.close()
 
+    def _purge_dead(self) -> None:
+        """Forget processes that died while idle (crashed, killed): they are replaced on demand."""
+        dead = [e for e in self._entries if not e.busy and e.session.state == "closed"]
+        for entry in dead:
+            logger.warning("a warm Claude Code process died while idle; it will be replaced")
+            self._remove(entry)
+
     def _remove(self, entry: Entry) -> None:
         with contextlib.suppress(ValueError):
             self._entries.remove(entry)
 
     # -- spares and trimming ---------------------------------------------
-    def _top_up_spares(self, key: PoolKey, spec: LaunchSpec) -> None:
+    def _top_up_spares(self, key: PoolKey, spec: LaunchSpec, keep_holding: Entry | None = None) -> None:
+        """Keep ``spares`` clean processes ready for a key in use, off the request path.
+
+        Cheapest first: reset an idle process holding an older conversation
+        (``/clear``, ~15 ms); the one just released keeps its conversation, the
+        likeliest to be continued. Otherwise start a new process if there is room.
+        """
         if self._closed or self.limits.spares <= 0:
             return
-        clean = [e for e in self._entries if e.key == key and e.holds is None and not e.busy and e.session.alive]
+        mine = [e for e in self._entries if e.key == key and e.session.alive]
+        clean = [e for e in mine if e.resetting or (e.holds is None and (not e.busy or e.session.state == "starting"))]
         missing = self.limits.spares - len(clean)
+        if missing <= 0:
+            return
+        used = sorted(
+            (e for e in mine if not e.busy and e.holds is not None and e is not keep_holding),
+            key=lambda e: e.idle_since,
+        )
+        for entry in used[:missing]:
+            entry.busy = entry.resetting = True  # nobody may pick it while it resets
+            self._spawn(self._reset_spare(entry))
+            missing -= 1
         room = self.limits.max_processes - len(self._entries)
         for _ in range(max(0, min(missing, room))):
             entry = Entry(self._factory(build_options(spec, Conversation(spec.system_prompt, (), ()))), key, spec)
             self._entries.append(entry)
             self._spawn(self._start_spare(entry))
+
+    async def _reset_spare(self, entry: Entry) -> None:
+        if await entry.session.reset():
+            entry.holds = None
+            entry.busy = entry.resetting = False
+            entry.idle_since = self._clock()
+        else:
+            logger.warning("a Claude Code process did not confirm /clear; replacing it")
+            self._remove(entry)
+            await entry.session.close()
 
     async def _start_spare(self, entry: Entry) -> None:
         try:

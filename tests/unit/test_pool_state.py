@@ -191,3 +191,29 @@ async def test_close_refuses_new_requests_and_ends_processes() -> None:
     assert lease.session.closed  # type: ignore[attr-defined]
     with pytest.raises(PoolFull):
         await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+
+
+async def test_older_conversations_are_reset_in_the_background_to_stay_ready() -> None:
+    pool = Pool(PoolLimits(spares=1), factory=FakeSession, clock=Clock())  # type: ignore[arg-type]
+    held = [Turn("user", [{"type": "text", "text": "x"}])]
+    first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    await pool.release(first, reusable=True, holds=held)  # starts a spare
+    await asyncio.sleep(0.01)
+    second = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    assert second.mode == "fresh" and second.session is not first.session
+    await pool.release(second, reusable=True, holds=held)  # the older conversation is cleared
+    await asyncio.sleep(0.01)
+    assert first.session.resets == 1 and second.session.resets == 0  # type: ignore[attr-defined]
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total, 2 idle>"
+    third = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    assert third.mode == "fresh" and third.session is first.session
+
+
+async def test_a_process_that_died_while_idle_is_replaced() -> None:
+    pool = make()
+    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    await pool.release(lease, reusable=True, holds=None)
+    lease.session.state = "closed"  # type: ignore[misc]  # it crashed while idle
+    again = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    assert again.mode == "start" and again.session is not lease.session
+    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total, 0 idle>"
