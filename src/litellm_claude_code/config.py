@@ -18,7 +18,7 @@ Environment variables (all optional):
   the proxy answers 429 (default 16).
 - ``LITELLM_CLAUDE_CODE_IDLE_TTL``: seconds an idle process is kept (default 300).
 - ``LITELLM_CLAUDE_CODE_SPARES``: clean processes kept ready per model and
-  system prompt in use (default 1).
+  system prompt in use (default 2: one is always ready while another resets).
 
 A deployment's ``litellm_params`` may set ``api_key`` (credential),
 ``api_base`` (the Anthropic base URL) and ``timeout``: LiteLLM's own
@@ -64,7 +64,7 @@ class Settings:
     max_processes: int = 6
     max_queue: int = 16
     idle_ttl: float = 300.0
-    spares: int = 1
+    spares: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -86,7 +86,7 @@ class Settings:
             max_processes=max(1, _non_negative_int(*_env(environ, "MAX_PROCESSES"), 6)),
             max_queue=_non_negative_int(*_env(environ, "MAX_QUEUE"), 16),
             idle_ttl=_positive_float(*_env(environ, "IDLE_TTL"), 300.0),
-            spares=_non_negative_int(*_env(environ, "SPARES"), 1),
+            spares=_non_negative_int(*_env(environ, "SPARES"), 2),
         )
 
     def for_deployment(self, api_base: str | None) -> Settings:

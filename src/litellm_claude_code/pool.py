@@ -50,7 +50,7 @@ class PoolLimits:
     max_processes: int = 6
     max_queue: int = 16
     idle_ttl: float = 300.0
-    spares: int = 1  # clean processes kept ready per key in use
+    spares: int = 2  # clean processes kept ready per key in use
     start_timeout: float = 60.0
 
 
@@ -258,9 +258,10 @@ class Pool:
     def _top_up_spares(self, key: PoolKey, spec: LaunchSpec, keep_holding: Entry | None = None) -> None:
         """Keep ``spares`` clean processes ready for a key in use, off the request path.
 
-        Cheapest first: reset an idle process holding an older conversation
-        (``/clear``, ~15 ms); the one just released keeps its conversation, the
-        likeliest to be continued. Otherwise start a new process if there is room.
+        While there is room under the cap a new process is started, so every
+        held conversation stays continuable; at the cap the longest-idle
+        conversation of the key is cleared instead (``/clear``, ~15-30 ms).
+        The process just released keeps its conversation either way.
         """
         if self._closed or self.limits.spares <= 0:
             return
@@ -269,6 +270,12 @@ class Pool:
         missing = self.limits.spares - len(clean)
         if missing <= 0:
             return
+        room = max(0, self.limits.max_processes - len(self._entries))
+        for _ in range(min(missing, room)):
+            entry = Entry(self._factory(build_options(spec, Conversation(spec.system_prompt, (), ()))), key, spec)
+            self._entries.append(entry)
+            self._spawn(self._start_spare(entry))
+            missing -= 1
         used = sorted(
             (e for e in mine if not e.busy and e.holds is not None and e is not keep_holding),
             key=lambda e: e.idle_since,
@@ -276,12 +283,6 @@ class Pool:
         for entry in used[:missing]:
             entry.busy = entry.resetting = True  # nobody may pick it while it resets
             self._spawn(self._reset_spare(entry))
-            missing -= 1
-        room = self.limits.max_processes - len(self._entries)
-        for _ in range(max(0, min(missing, room))):
-            entry = Entry(self._factory(build_options(spec, Conversation(spec.system_prompt, (), ()))), key, spec)
-            self._entries.append(entry)
-            self._spawn(self._start_spare(entry))
 
     async def _reset_spare(self, entry: Entry) -> None:
         if await entry.session.reset():

@@ -193,8 +193,8 @@ async def test_close_refuses_new_requests_and_ends_processes() -> None:
         await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
 
 
-async def test_older_conversations_are_reset_in_the_background_to_stay_ready() -> None:
-    pool = Pool(PoolLimits(spares=1), factory=FakeSession, clock=Clock())  # type: ignore[arg-type]
+async def test_at_the_cap_older_conversations_are_reset_in_the_background() -> None:
+    pool = Pool(PoolLimits(spares=1, max_processes=2), factory=FakeSession, clock=Clock())  # type: ignore[arg-type]
     held = [Turn("user", [{"type": "text", "text": "x"}])]
     first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     await pool.release(first, reusable=True, holds=held)  # starts a spare
@@ -217,3 +217,17 @@ async def test_a_process_that_died_while_idle_is_replaced() -> None:
     again = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     assert again.mode == "start" and again.session is not lease.session
     assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total, 0 idle>"
+
+
+async def test_under_the_cap_spares_are_new_processes_so_conversations_stay_warm() -> None:
+    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=FakeSession, clock=Clock())  # type: ignore[arg-type]
+    held = [Turn("user", [{"type": "text", "text": "q"}]), Turn("assistant", [{"type": "text", "text": "a"}])]
+    first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    await pool.release(first, reusable=True, holds=held)
+    await asyncio.sleep(0.01)
+    second = await pool.acquire(spec(), convo(prompt="other"), deadline=far(), timeout=30)
+    await pool.release(second, reusable=True, holds=[Turn("user", [{"type": "text", "text": "other"}])])
+    await asyncio.sleep(0.01)
+    assert first.session.resets == 0  # type: ignore[attr-defined]
+    follow = await pool.acquire(spec(), convo(*held, prompt="next"), deadline=far(), timeout=30)
+    assert follow.mode == "continue" and follow.session is first.session
