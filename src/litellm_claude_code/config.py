@@ -22,9 +22,12 @@ Environment variables (all optional):
 
 A deployment's ``litellm_params`` may set ``api_key`` (credential),
 ``api_base`` (the Anthropic base URL) and ``timeout``: LiteLLM's own
-parameters, which clients cannot set. Everything else is server-wide on
-purpose: custom keys reach a provider mixed with the client's request body,
-and a client must never choose which binary the server runs.
+parameters, which clients cannot set. Custom ``litellm_params`` keys are
+not read at all: LiteLLM hands them to a provider mixed with the client's
+request body, so a client could set them. Per-deployment tuning goes in the
+deployment's ``model_info.claude_code`` instead, which only the server config
+can set: ``spares``, ``idle_ttl``, ``cli_max_retries``. The caps
+(``MAX_PROCESSES``, ``MAX_QUEUE``) and the CLI path stay server-wide.
 """
 
 from __future__ import annotations
@@ -89,9 +92,14 @@ class Settings:
             spares=_non_negative_int(*_env(environ, "SPARES"), 2),
         )
 
-    def for_deployment(self, api_base: str | None) -> Settings:
-        """These settings with a deployment's ``api_base`` applied."""
-        return replace(self, base_url=api_base) if api_base else self
+    def for_deployment(self, api_base: str | None, tuning: DeploymentTuning | None = None) -> Settings:
+        """These settings with a deployment's ``api_base`` and tuning applied."""
+        changes: dict[str, Any] = {}
+        if api_base:
+            changes["base_url"] = api_base
+        if tuning is not None and tuning.cli_max_retries is not None:
+            changes["cli_max_retries"] = tuning.cli_max_retries
+        return replace(self, **changes) if changes else self
 
     @property
     def workspace(self) -> Path:
@@ -110,6 +118,36 @@ class Settings:
     def ensure_dirs(self) -> None:
         for path in (self.state_dir, self.workspace, self.private_home, self.tmp_dir):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class DeploymentTuning:
+    """A deployment's ``model_info.claude_code``; None: the server-wide value."""
+
+    spares: int | None = None
+    idle_ttl: float | None = None
+    cli_max_retries: int | None = None
+
+    @classmethod
+    def from_litellm_params(cls, litellm_params: Mapping[str, Any] | None) -> DeploymentTuning:
+        """Raises ConfigError naming the bad key."""
+        model_info = (litellm_params or {}).get("model_info") or {}
+        raw = model_info.get("claude_code") if isinstance(model_info, Mapping) else None
+        if not raw:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise ConfigError("model_info.claude_code must be a mapping")
+        unknown = set(raw) - {"spares", "idle_ttl", "cli_max_retries"}
+        if unknown:
+            raise ConfigError(f"model_info.claude_code: unknown setting(s) {', '.join(sorted(unknown))}")
+        where = "model_info.claude_code."
+        return cls(
+            spares=None if raw.get("spares") is None else _non_negative_int(raw["spares"], where + "spares", 0),
+            idle_ttl=None if raw.get("idle_ttl") is None else _positive_float(raw["idle_ttl"], where + "idle_ttl", 1),
+            cli_max_retries=None
+            if raw.get("cli_max_retries") is None
+            else _non_negative_int(raw["cli_max_retries"], where + "cli_max_retries", 0),
+        )
 
 
 def request_timeout(timeout: Any, default: float) -> float:

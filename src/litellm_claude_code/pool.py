@@ -96,6 +96,7 @@ class Pool:
         self._background: set[asyncio.Task[None]] = set()
         self._trimmer: asyncio.Task[None] | None = None
         self._closed = False
+        self._tuning: dict[PoolKey, tuple[int, float]] = {}  # per key: spares, idle_ttl
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
@@ -106,7 +107,16 @@ class Pool:
         )
 
     # -- acquire / release -------------------------------------------------
-    async def acquire(self, spec: LaunchSpec, conversation: Conversation, *, deadline: float, timeout: float) -> Lease:
+    async def acquire(
+        self,
+        spec: LaunchSpec,
+        conversation: Conversation,
+        *,
+        deadline: float,
+        timeout: float,
+        spares: int | None = None,
+        idle_ttl: float | None = None,
+    ) -> Lease:
         """A process ready for the request's turn.
 
         Raises:
@@ -118,6 +128,11 @@ class Pool:
             self.loop = asyncio.get_running_loop()
         self._start_trimmer()
         self._purge_dead()
+        key = pool_key(spec)
+        self._tuning[key] = (
+            self.limits.spares if spares is None else spares,
+            self.limits.idle_ttl if idle_ttl is None else idle_ttl,
+        )
         await self._take_slot(deadline, timeout)
         try:
             return await self._lease(spec, conversation, deadline, timeout)
@@ -263,11 +278,12 @@ class Pool:
         conversation of the key is cleared instead (``/clear``, ~15-30 ms).
         The process just released keeps its conversation either way.
         """
-        if self._closed or self.limits.spares <= 0:
+        spares = self._tuning.get(key, (self.limits.spares, self.limits.idle_ttl))[0]
+        if self._closed or spares <= 0:
             return
         mine = [e for e in self._entries if e.key == key and e.session.alive]
         clean = [e for e in mine if e.resetting or (e.holds is None and (not e.busy or e.session.state == "starting"))]
-        missing = self.limits.spares - len(clean)
+        missing = spares - len(clean)
         if missing <= 0:
             return
         room = max(0, self.limits.max_processes - len(self._entries))
@@ -317,13 +333,16 @@ class Pool:
             await asyncio.sleep(interval)
             await self.trim()
 
+    def _idle_ttl(self, key: PoolKey) -> float:
+        return self._tuning.get(key, (self.limits.spares, self.limits.idle_ttl))[1]
+
     async def trim(self) -> int:
         """End processes idle for longer than ``idle_ttl``; returns how many."""
         now = self._clock()
         stale = [
             e
             for e in self._entries
-            if not e.busy and e.session.state == "idle" and now - e.idle_since > self.limits.idle_ttl
+            if not e.busy and e.session.state == "idle" and now - e.idle_since > self._idle_ttl(e.key)
         ]
         for entry in stale:
             self._remove(entry)

@@ -18,7 +18,7 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelResponseStream
 
 from . import turn
-from .config import Settings
+from .config import DeploymentTuning, Settings
 from .errors import to_litellm
 from .pool import Pool, PoolLimits
 from .response import ChunkFactory, fill_response
@@ -75,7 +75,8 @@ class ClaudeCodeLLM(CustomLLM):
             self._pool = None
 
     def _prepare(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> tuple[turn.PreparedTurn, Settings]:
-        settings = self.settings.for_deployment(kwargs.get("api_base"))
+        tuning = DeploymentTuning.from_litellm_params(kwargs.get("litellm_params"))
+        settings = self.settings.for_deployment(kwargs.get("api_base"), tuning)
         timeout = kwargs.get("timeout")
         if timeout == getattr(litellm, "request_timeout", None):
             timeout = None  # LiteLLM's own default (6000 s): nobody chose it
@@ -86,6 +87,7 @@ class ClaudeCodeLLM(CustomLLM):
             settings=settings,
             api_key=kwargs.get("api_key"),
             timeout=timeout,
+            tuning=tuning,
         )
         return prepared, settings
 

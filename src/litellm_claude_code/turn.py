@@ -12,11 +12,11 @@ import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .auth import resolve_credentials
-from .config import Settings, request_timeout
+from .config import DeploymentTuning, Settings, request_timeout
 from .environment import cli_environment
 from .errors import TranslationError
 from .pool import Lease, Pool
@@ -54,6 +54,7 @@ class PreparedTurn:
     spec: LaunchSpec
     conversation: Conversation
     timeout: float
+    tuning: DeploymentTuning = field(default_factory=DeploymentTuning)
 
 
 def prepare(
@@ -64,6 +65,7 @@ def prepare(
     settings: Settings,
     api_key: str | None,
     timeout: Any,
+    tuning: DeploymentTuning | None = None,
 ) -> PreparedTurn:
     """Check the request and decide how the CLI will run it.
 
@@ -99,7 +101,12 @@ def prepare(
         cwd=str(settings.workspace),
         cli_path=settings.cli_path,
     )
-    return PreparedTurn(spec=spec, conversation=conversation, timeout=request_timeout(timeout, settings.timeout))
+    return PreparedTurn(
+        spec=spec,
+        conversation=conversation,
+        timeout=request_timeout(timeout, settings.timeout),
+        tuning=tuning or DeploymentTuning(),
+    )
 
 
 async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> AsyncGenerator[StreamItem, None]:
@@ -122,7 +129,14 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) 
     completed = False
     try:
         if pool is not None:
-            lease = await pool.acquire(turn.spec, turn.conversation, deadline=deadline, timeout=turn.timeout)
+            lease = await pool.acquire(
+                turn.spec,
+                turn.conversation,
+                deadline=deadline,
+                timeout=turn.timeout,
+                spares=turn.tuning.spares,
+                idle_ttl=turn.tuning.idle_ttl,
+            )
             session = lease.session
         else:
             session = CLISession(build_options(turn.spec, turn.conversation))

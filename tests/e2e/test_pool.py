@@ -212,3 +212,40 @@ def test_processes_stay_under_the_cap(pooled: Proxy, client: Any) -> None:
     for index in range(MAX_PROCESSES + 2):  # more keys than processes: the idlest goes
         client.chat.completions.create(model="sonnet", messages=[system(str(index)), {"role": "user", "content": "x"}])
     assert len(pooled.cli_processes()) <= MAX_PROCESSES
+
+
+@pytest.fixture(scope="module")
+def tuned(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """`serve --config` with two deployments that differ only in model_info.claude_code."""
+    tmp = tmp_path_factory.mktemp("tuned")
+    env = base_env(tmp, fake)
+    env["LITELLM_MASTER_KEY"] = "sk-tuned-test-key-0123456789"
+    config = tmp / "config.yaml"
+    config.write_text("""
+model_list:
+  - model_name: lean
+    litellm_params: {model: claude-code/sonnet}
+    model_info: {claude_code: {spares: 0}}
+  - model_name: roomy
+    litellm_params: {model: claude-code/haiku}
+litellm_settings:
+  num_retries: 0
+  custom_provider_map: [{provider: claude-code, custom_handler: litellm_claude_code.handler}]
+router_settings: {disable_cooldowns: true}
+general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
+""")
+    running = start_proxy(tmp, env, ["--config", str(config)])
+    running.key = env["LITELLM_MASTER_KEY"]
+    try:
+        yield running
+    finally:
+        stop_process(running.process)
+
+
+def test_spares_are_tuned_per_deployment_in_model_info(tuned: Proxy) -> None:
+    client = openai.OpenAI(base_url=f"{tuned.url}/v1", api_key=tuned.key, max_retries=0)
+    client.chat.completions.create(model="lean", messages=[{"role": "user", "content": "x"}])
+    time.sleep(2.0)
+    assert len(tuned.cli_processes()) == 1  # no spare for `lean`
+    client.chat.completions.create(model="roomy", messages=[{"role": "user", "content": "x"}])
+    assert wait_for(lambda: len(tuned.cli_processes()) == 1 + 1 + 2, timeout=15)  # roomy: used + 2 spares

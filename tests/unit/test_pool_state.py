@@ -231,3 +231,15 @@ async def test_under_the_cap_spares_are_new_processes_so_conversations_stay_warm
     assert first.session.resets == 0  # type: ignore[attr-defined]
     follow = await pool.acquire(spec(), convo(*held, prompt="next"), deadline=far(), timeout=30)
     assert follow.mode == "continue" and follow.session is first.session
+
+
+async def test_spares_can_be_tuned_per_key() -> None:
+    pool = Pool(PoolLimits(spares=2), factory=FakeSession, clock=Clock())  # type: ignore[arg-type]
+    lean = await pool.acquire(spec("lean"), convo(), deadline=far(), timeout=30, spares=0)
+    await pool.release(lean, reusable=True, holds=None)
+    await asyncio.sleep(0.01)
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total, 1 idle>"
+    rich = await pool.acquire(spec("rich"), convo(), deadline=far(), timeout=30)
+    await pool.release(rich, reusable=True, holds=[Turn("user", [{"type": "text", "text": "x"}])])
+    await asyncio.sleep(0.01)
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 4 total, 4 idle>"

@@ -96,3 +96,17 @@ def test_login_mode_keeps_the_users_home(tmp_path: Path) -> None:
     env = cli_environment(Settings(state_dir=tmp_path), resolve_credentials(None, parent), environ=parent)
     assert env["HOME"] == "/home/u"
     assert env["CLAUDE_CONFIG_DIR"] == "/cfg"
+
+
+def test_deployment_tuning_from_model_info() -> None:
+    from litellm_claude_code.config import DeploymentTuning
+
+    assert DeploymentTuning.from_litellm_params(None) == DeploymentTuning()
+    tuned = DeploymentTuning.from_litellm_params(
+        {"model_info": {"id": "x", "claude_code": {"spares": 0, "idle_ttl": 30, "cli_max_retries": 2}}}
+    )
+    assert tuned == DeploymentTuning(spares=0, idle_ttl=30.0, cli_max_retries=2)
+    assert Settings(state_dir=Path("/s")).for_deployment(None, tuned).cli_max_retries == 2
+    for bad, name in (({"spares": -1}, "spares"), ({"idle_ttl": "soon"}, "idle_ttl"), ({"pool_size": 3}, "pool_size")):
+        with pytest.raises(ConfigError, match=name):
+            DeploymentTuning.from_litellm_params({"model_info": {"claude_code": bad}})
