@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Build the image with buildah (no Docker engine needed) on a Debian base made
+# with debootstrap, run its entrypoint against the fake Anthropic API, and check
+# what the image promises. Prints size and build times. Run as root (CI).
+#
+#   docker/check-image.sh            # PYTHON: an interpreter with the dev dependencies
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+python="${PYTHON:-$here/.venv/bin/python}"
+cache="${LCC_IMAGE_CACHE:-/var/tmp/litellm-claude-code-image-cache}"
+base_tag="localhost/lcc-debian-python:bookworm-2"
+image="localhost/litellm-claude-code:check"
+ca="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
+work="$(mktemp -d)"
+pids=()
+container=""
+
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    pkill -f "litellm.proxy.proxy_cli.*--port ${proxy_port:-none}" 2>/dev/null || true
+    [ -n "$container" ] && buildah rm "$container" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+
+# -- tools -------------------------------------------------------------------
+if ! command -v buildah >/dev/null || ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah podman debootstrap >/dev/null
+fi
+
+# -- a Debian base with Python, made once and cached ---------------------------
+mkdir -p "$cache"
+if ! podman image exists "$base_tag"; then
+    if [ ! -s "$cache/debian-python-2.tar" ]; then
+        echo "making the Debian base with debootstrap (cached in $cache)..."
+        debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+            bookworm "$work/rootfs" http://deb.debian.org/debian >/dev/null
+        # What slim images leave out too: downloaded packages, indexes, docs, locales.
+        rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/* \
+            "$work"/rootfs/usr/share/doc/* "$work"/rootfs/usr/share/man/* "$work"/rootfs/usr/share/locale/*
+        tar -C "$work/rootfs" -cf "$cache/debian-python-2.tar" .
+        rm -rf "$work/rootfs"
+    fi
+    podman import "$cache/debian-python-2.tar" "$base_tag" >/dev/null
+fi
+ok "base image $base_tag"
+
+# -- builds ----------------------------------------------------------------------
+build() {  # context, extra args...
+    local context="$1"; shift
+    buildah bud --layers --format docker --build-arg "BASE_IMAGE=$base_tag" \
+        --secret "id=ca_bundle,src=$ca" -t "$image" "$@" "$context"
+}
+start=$(date +%s)
+build "$here" --no-cache > "$work/build-cold.log" 2>&1 || { tail -40 "$work/build-cold.log"; fail "cold build"; }
+cold=$(( $(date +%s) - start ))
+ok "cold build in ${cold} s"
+
+# A source-only change must reuse the dependency layers.
+cp -r "$here/src" "$here/pyproject.toml" "$here/README.md" "$here/LICENSE" "$here/requirements.lock" \
+    "$here/Dockerfile" "$here/.dockerignore" "$work/"
+mkdir -p "$work/docker" && cp "$here/docker/entrypoint.sh" "$work/docker/"
+echo "# touched by check-image.sh" >> "$work/src/litellm_claude_code/cli.py"
+start=$(date +%s)
+build "$work" > "$work/build-warm.log" 2>&1 || { tail -40 "$work/build-warm.log"; fail "rebuild"; }
+warm=$(( $(date +%s) - start ))
+# The step after the dependency install must say it came from the cache.
+awk '/requirements.lock/ && /pip install/ {found=1; next} found && NF {print; exit}' "$work/build-warm.log" \
+    | grep -q "Using cache" || fail "the rebuild did not reuse the dependency layer"
+ok "rebuild after a source change in ${warm} s (dependency layers from cache)"
+
+# -- size ----------------------------------------------------------------------
+size=$(podman image inspect --format '{{.Size}}' "$image")
+container=$(buildah from "$image")
+root=$(buildah mount "$container")
+venv_mb=$(du -sm "$root/opt/venv" | cut -f1)
+cli_mb=$(du -sm "$root"/opt/venv/lib/python3*/site-packages/claude_agent_sdk/_bundled/claude | cut -f1)
+litellm_mb=$(du -sm "$root"/opt/venv/lib/python3*/site-packages/litellm | cut -f1)
+total_mb=$(( size / 1000000 ))
+echo "image size: ${total_mb} MB uncompressed"
+echo "  Claude Code CLI (bundled in the SDK): ${cli_mb} MB"
+echo "  litellm package: ${litellm_mb} MB"
+echo "  rest of the virtualenv: $(( venv_mb - cli_mb - litellm_mb )) MB"
+echo "  base image and user: $(( total_mb - venv_mb )) MB"
+[ "$(find "$root" -name claude -type f -perm -u+x 2>/dev/null | grep -c .)" = 1 ] || fail "more than one Claude Code binary"
+for tool in node npm gcc cc; do
+    [ -z "$(find "$root/usr/bin" "$root/usr/local/bin" -maxdepth 1 -name "$tool" 2>/dev/null)" ] || fail "$tool in the runtime image"
+done
+ok "one Claude Code binary, no Node.js, npm or compiler"
+buildah umount "$container" >/dev/null
+
+# -- config and secrets --------------------------------------------------------
+config=$(buildah inspect --type image "$image")
+echo "$config" | grep -q '"User": "1000:1000"' || fail "image user is not 1000:1000"
+echo "$config" | grep -q 'health/liveliness' || fail "no HEALTHCHECK"
+echo "$config" | grep -q '/home/claude/.claude' || fail "no volume for /home/claude/.claude"
+history=$(podman history --no-trunc "$image")
+for secret in "BEGIN CERTIFICATE" "sk-ant-" "PIP_CERT=/run" "LITELLM_MASTER_KEY=sk"; do
+    if printf '%s\n%s' "$config" "$history" | grep -q -- "$secret"; then fail "'$secret' in the image config or history"; fi
+done
+ok "user 1000, healthcheck, volume; no secret in config or history"
+
+# -- run the entrypoint --------------------------------------------------------
+run() { buildah run --isolation chroot "$@"; }
+
+if run --user 1000:1000 "$container" -- /usr/local/bin/litellm-claude-code-entrypoint true > "$work/nocred.log" 2>&1; then
+    fail "the entrypoint started without a credential"
+fi
+grep -q "claude setup-token" "$work/nocred.log" || fail "no help text without a credential"
+ok "no credential: exits non-zero with the setup-token help"
+
+if run --user 0:0 --env CLAUDE_CODE_OAUTH_TOKEN=x "$container" -- /usr/local/bin/litellm-claude-code-entrypoint true \
+    > "$work/root.log" 2>&1; then
+    fail "the entrypoint ran as root"
+fi
+grep -q "refusing to run as root" "$work/root.log" || fail "no root refusal message"
+ok "refuses to run as root"
+
+fake_port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+proxy_port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$python" "$here/tests/support/fake_anthropic.py" --port "$fake_port" > "$work/fake.log" 2>&1 &
+pids+=($!)
+key="sk-container-check-$(date +%s)-0123456789"
+run --user 1000:1000 \
+    --env CLAUDE_CODE_OAUTH_TOKEN=sk-ant-oat01-container-check \
+    --env "ANTHROPIC_BASE_URL=http://127.0.0.1:$fake_port" \
+    --env "LITELLM_MASTER_KEY=$key" \
+    --env LITELLM_CLAUDE_CODE_CLI_MAX_RETRIES=0 \
+    "$container" -- /usr/local/bin/litellm-claude-code-entrypoint \
+    litellm-claude-code serve --host 127.0.0.1 --port "$proxy_port" > "$work/serve.log" 2>&1 &
+pids+=($!)
+
+"$python" - "$proxy_port" "$key" <<'PY' || { tail -30 "$work/serve.log"; fail "requests through the container's proxy"; }
+import sys, time
+import httpx, openai, psutil
+
+port, key = sys.argv[1], sys.argv[2]
+url = f"http://127.0.0.1:{port}"
+deadline = time.monotonic() + 120
+while True:
+    try:
+        if httpx.get(f"{url}/health/liveliness", timeout=2).status_code == 200:
+            break
+    except httpx.HTTPError:
+        pass
+    if time.monotonic() > deadline:
+        sys.exit("liveliness never answered")
+    time.sleep(0.5)
+print("ok: liveliness answers")
+client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=60)
+expected = "".join(f" tok{i}" for i in range(20))  # the standalone fake's default reply
+answer = client.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
+assert answer.choices[0].message.content == expected, answer
+print("ok: chat completion through the container")
+text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+    model="sonnet", messages=[{"role": "user", "content": "hi"}], stream=True) if c.choices)
+assert text == expected, text
+print("ok: streamed completion through the container")
+servers = [p for p in psutil.process_iter(["cmdline", "uids"])
+           if "litellm.proxy.proxy_cli" in " ".join(p.info["cmdline"] or []) and f"--port {port}" in " ".join(p.info["cmdline"] or [])]
+assert servers, "proxy process not found"
+assert all(p.info["uids"].real == 1000 for p in servers), [p.info["uids"] for p in servers]
+clis = [c for p in servers for c in p.children(recursive=True) if c.name() == "claude"]
+assert all(c.uids().real == 1000 for c in clis)
+print(f"ok: the proxy and {len(clis)} CLI process(es) run as uid 1000")
+PY
+
+[ "$total_mb" -le 1000 ] || fail "image is ${total_mb} MB, over 1000 MB"
+echo "image check passed: ${total_mb} MB, cold build ${cold} s, rebuild ${warm} s"
