@@ -6,6 +6,7 @@ ClaudeCodeError
 ├─ TranslationError       request not expressible             → 400
 ├─ CLINotFound            no Claude Code CLI to run           → 500, says what to install
 ├─ WorkerError            the CLI died or broke protocol      → 502
+├─ OutputError            the model ignored a hard constraint → 502 (tool_choice, JSON schema)
 ├─ RequestTimeout         the request ran out of time         → 408
 ├─ PoolFull               every process busy, queue full      → 429 + Retry-After
 └─ UpstreamError          the Anthropic API refused the call  → by status
@@ -54,6 +55,11 @@ class WorkerError(ClaudeCodeError):
         self.exit_code = exit_code
         self.stderr_tail = stderr_tail
         super().__init__(message)
+
+
+class OutputError(ClaudeCodeError):
+    """The model's answer breaks what the request demanded (a required tool
+    call, a JSON schema): an error, never an answer that looks valid."""
 
 
 class RequestTimeout(ClaudeCodeError):
@@ -131,6 +137,8 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
         return litellm.InternalServerError(message=str(exc), **kwargs)
     if isinstance(exc, WorkerError):
         return litellm.InternalServerError(message=str(exc), **kwargs)
+    if isinstance(exc, OutputError):
+        return litellm.APIError(status_code=502, message=f"claude-code: {exc}", **kwargs)
     if isinstance(exc, UpstreamError):
         return _upstream_to_litellm(exc, model)
     if isinstance(exc, PoolFull):

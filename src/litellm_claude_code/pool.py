@@ -55,7 +55,17 @@ class PoolLimits:
 
 
 def pool_key(spec: LaunchSpec) -> PoolKey:
-    return (spec.model, spec.system_prompt, tuple(sorted(spec.env.items())), spec.cli_path, spec.cwd)
+    return (
+        spec.model,
+        spec.system_prompt,
+        tuple(sorted(spec.env.items())),
+        spec.cli_path,
+        spec.cwd,
+        spec.tools,
+        spec.effort,
+        spec.thinking,
+        spec.output_schema_json,
+    )
 
 
 @dataclass(eq=False)

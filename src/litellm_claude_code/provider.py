@@ -17,12 +17,12 @@ import litellm
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelResponseStream
 
-from . import turn
+from . import allowed_params, turn
 from .config import DeploymentTuning, Settings
 from .errors import to_litellm
 from .pool import Pool, PoolLimits
 from .response import ChunkFactory, fill_response
-from .types import ReasoningDelta, TextDelta
+from .types import ReasoningDelta, TextDelta, ToolCallDelta
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class ClaudeCodeLLM(CustomLLM):
         super().__init__()
         self._settings = settings
         self._pool: Pool | None = None
+        allowed_params.install()
 
     @property
     def settings(self) -> Settings:
@@ -94,11 +95,18 @@ class ClaudeCodeLLM(CustomLLM):
     async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
         try:
             prepared, settings = self._prepare(model, messages, kwargs)
-            text, reasoning, result = await turn.collect(prepared, settings, self.pool())
+            answer = await turn.collect(prepared, settings, self.pool())
         except Exception as exc:
             raise to_litellm(exc, model) from exc
         response = kwargs.get("model_response") or ModelResponse()
-        return fill_response(response, model=model, text=text, reasoning=reasoning, result=result)
+        return fill_response(
+            response,
+            model=model,
+            text=answer.text,
+            reasoning=answer.reasoning,
+            result=answer.result,
+            tool_calls=answer.tool_calls,
+        )
 
     async def astreaming(  # type: ignore[override]  # LiteLLM passes keywords; it yields, not returns
         self, model: str, messages: list[Any], *args: Any, **kwargs: Any
@@ -115,6 +123,8 @@ class ClaudeCodeLLM(CustomLLM):
                     yield chunks.text(item.text)
                 elif isinstance(item, ReasoningDelta):
                     yield chunks.reasoning(item.text)
+                elif isinstance(item, ToolCallDelta):
+                    yield chunks.tool_call(item)
                 else:
                     yield chunks.final(item)
         except Exception as exc:

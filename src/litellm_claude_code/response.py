@@ -7,7 +7,10 @@ import uuid
 from typing import Any
 
 from litellm.types.utils import (
+    ChatCompletionDeltaToolCall,
+    ChatCompletionMessageToolCall,
     Delta,
+    Function,
     GenericStreamingChunk,
     Message,
     ModelResponse,
@@ -17,7 +20,7 @@ from litellm.types.utils import (
 )
 from litellm.types.utils import Usage as LiteLLMUsage
 
-from .types import TurnResult, Usage
+from .types import ToolCallDelta, TurnResult, Usage
 
 
 def litellm_usage(usage: Usage) -> LiteLLMUsage:
@@ -46,10 +49,22 @@ def provider_fields(result: TurnResult) -> dict[str, Any]:
 
 
 def fill_response(
-    response: ModelResponse, *, model: str, text: str, reasoning: str, result: TurnResult
+    response: ModelResponse,
+    *,
+    model: str,
+    text: str,
+    reasoning: str,
+    result: TurnResult,
+    tool_calls: list[ToolCallDelta] | None = None,
 ) -> ModelResponse:
     """Complete the ModelResponse LiteLLM handed to the provider."""
-    message = Message(content=text, role="assistant")
+    calls = [
+        ChatCompletionMessageToolCall(
+            id=call.id, type="function", function=Function(name=call.name, arguments=call.arguments or "{}")
+        )
+        for call in tool_calls or []
+    ]
+    message = Message(content=text or (None if calls else ""), role="assistant", tool_calls=calls or None)
     if reasoning:
         message.reasoning_content = reasoning
     choice = response.choices[0]
@@ -85,6 +100,15 @@ class ChunkFactory:
 
     def reasoning(self, text: str) -> ModelResponseStream:
         return self._chunk(Delta(content=None, reasoning_content=text, role="assistant"))
+
+    def tool_call(self, call: ToolCallDelta) -> ModelResponseStream:
+        delta_call = ChatCompletionDeltaToolCall(
+            id=call.id,
+            type="function" if call.id else None,
+            function=Function(name=call.name, arguments=call.arguments),
+            index=call.index,
+        )
+        return self._chunk(Delta(content=None, role="assistant", tool_calls=[delta_call]))
 
     def final(self, result: TurnResult) -> GenericStreamingChunk:
         """The finish_reason with the exact usage, so ``include_usage`` works.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import signal
@@ -26,17 +27,27 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ResultMessage
+from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ResultMessage, SdkMcpTool, create_sdk_mcp_server
 from claude_agent_sdk import _errors as sdk_errors
-from claude_agent_sdk.types import SessionStore
+from claude_agent_sdk.types import (
+    PermissionResultAllow,
+    PermissionResultDeny,
+    SessionStore,
+    ThinkingConfigAdaptive,
+    ThinkingConfigDisabled,
+    ThinkingConfigEnabled,
+    ToolPermissionContext,
+)
 
 from . import reaper
 from .errors import CLINotFound, RequestTimeout, WorkerError
+from .tools import SERVER, ToolSpec
 from .transcript import TranscriptStore, transcript_entries
 from .types import ContentBlock, Conversation
 
 logger = logging.getLogger(__name__)
 
+STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # how the CLI returns `output_format` answers
 TERM_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
 EXIT_GRACE = 1.0  # seconds a finished CLI gets to exit on stdin EOF
 _END = object()
@@ -56,6 +67,41 @@ class LaunchSpec:
     env: dict[str, str] = field(repr=False)
     cwd: str
     cli_path: str | None = None
+    tools: tuple[ToolSpec, ...] = ()  # client functions, never run here
+    effort: str | None = None
+    thinking: tuple[str, int | None] | None = None  # ("enabled", budget) / ("disabled", None) / ("adaptive", None)
+    output_schema_json: str | None = None  # structured output: the JSON schema
+
+
+def _thinking(setting: tuple[str, int | None] | None) -> Any:
+    if setting is None:
+        return None
+    kind, budget = setting
+    if kind == "enabled":
+        return ThinkingConfigEnabled(type="enabled", budget_tokens=budget or 1024)
+    if kind == "disabled":
+        return ThinkingConfigDisabled(type="disabled")
+    return ThinkingConfigAdaptive(type="adaptive")
+
+
+async def _refuse(args: dict[str, Any]) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": "Client functions run on the client, not here."}], "is_error": True}
+
+
+async def _deny(
+    name: str, tool_input: dict[str, Any], context: ToolPermissionContext
+) -> PermissionResultAllow | PermissionResultDeny:
+    if name == STRUCTURED_OUTPUT_TOOL:  # the CLI's own answer-as-JSON tool, which runs nothing
+        return PermissionResultAllow()
+    return PermissionResultDeny(message="Client functions run on the client, not here.", interrupt=True)
+
+
+def _client_tools(specs: Sequence[ToolSpec]) -> dict[str, Any]:
+    """The SDK MCP server that shows the model the client's functions."""
+    tools = [
+        SdkMcpTool(name=s.name, description=s.description, input_schema=s.parameters, handler=_refuse) for s in specs
+    ]
+    return {SERVER: create_sdk_mcp_server(SERVER, tools=tools)}
 
 
 def build_options(spec: LaunchSpec, conversation: Conversation) -> ClaudeAgentOptions:
@@ -79,7 +125,14 @@ def build_options(spec: LaunchSpec, conversation: Conversation) -> ClaudeAgentOp
         cli_path=spec.cli_path,
         env=spec.env,
         extra_args={"no-session-persistence": None},
+        effort=cast(Any, spec.effort),
+        thinking=_thinking(spec.thinking),
     )
+    if spec.tools:
+        options.mcp_servers = _client_tools(spec.tools)
+        options.can_use_tool = _deny
+    if spec.output_schema_json is not None:
+        options.output_format = {"type": "json_schema", "schema": json.loads(spec.output_schema_json)}
     if conversation.history:
         session_id = str(uuid.uuid4())
         entries = transcript_entries(

@@ -6,10 +6,15 @@ from the partial-message events, usage from ``message_start`` and
 ``ResultMessage``. When the turn stops for a reason the CLI would act on by
 itself (``max_tokens``: it auto-continues; ``tool_use``), the answer ends at
 ``message_stop`` and the caller stops the CLI.
+
+Calls of client functions become :class:`ToolCallDelta` items. With
+structured output the answer is the input of the CLI's ``StructuredOutput``
+tool, streamed as text; any prose around it is not part of the answer.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -21,10 +26,15 @@ from claude_agent_sdk import (
     SystemMessage,
     TextBlock,
     ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserMessage,
 )
 
-from .errors import UpstreamError, WorkerError
-from .types import FinishReason, ReasoningDelta, StreamItem, TextDelta, TurnResult, Usage
+from .errors import OutputError, UpstreamError, WorkerError
+from .session import STRUCTURED_OUTPUT_TOOL
+from .tools import client_name
+from .types import FinishReason, ReasoningDelta, StreamItem, TextDelta, ToolCallDelta, TurnResult, Usage
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -51,7 +61,9 @@ class TurnAssembler:
     complete (after which ``done`` is true), or raises :class:`UpstreamError`.
     """
 
-    def __init__(self, clock: Any = time.time) -> None:
+    def __init__(self, clock: Any = time.time, structured: bool = False) -> None:
+        self.structured = structured
+        self.tool_calls = 0
         self.usage = Usage()
         self.model: str | None = None
         self.stop_reason: str | None = None
@@ -64,6 +76,9 @@ class TurnAssembler:
         self._error: UpstreamError | None = None
         self._last_status: int | None = None
         self._retry_after: int | None = None
+        self._calls: dict[int, int] = {}  # content block index -> tool call index
+        self._structured_block: int | None = None
+        self._schema_problem: str | None = None
 
     def feed(self, message: Any) -> list[StreamItem]:
         if self.done:
@@ -84,6 +99,10 @@ class TurnAssembler:
             return []
         if isinstance(message, ResultMessage):
             return self._on_result(message)
+        if isinstance(message, UserMessage) and self.structured and isinstance(message.content, list):
+            for block in message.content:  # the CLI's verdict on the JSON it was given
+                if isinstance(block, ToolResultBlock) and block.is_error:
+                    self._schema_problem = str(block.content)
         return []
 
     def finish_without_result(self) -> TurnResult:
@@ -110,11 +129,15 @@ class TurnAssembler:
             return []
         if not self._turn_started or self._turn_stopped:
             return []
+        if kind == "content_block_start":
+            return self._on_block_start(event.get("index"), event.get("content_block") or {})
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
+            if delta.get("type") == "input_json_delta":
+                return self._on_json(event.get("index"), delta.get("partial_json") or "")
             if delta.get("type") == "text_delta" and delta.get("text"):
                 self._saw_delta = True
-                return [TextDelta(delta["text"])]
+                return [] if self.structured else [TextDelta(delta["text"])]
             if delta.get("type") == "thinking_delta" and delta.get("thinking"):
                 self._saw_delta = True
                 return [ReasoningDelta(delta["thinking"])]
@@ -125,8 +148,32 @@ class TurnAssembler:
             return []
         if kind == "message_stop":
             self._turn_stopped = True
-            if self.stop_reason in ENDS_EARLY:
+            if self.stop_reason in ENDS_EARLY and not (self.structured and self.stop_reason == "tool_use"):
                 return [self._complete()]
+        return []
+
+    def _on_block_start(self, index: Any, block: dict[str, Any]) -> list[StreamItem]:
+        if block.get("type") != "tool_use" or not isinstance(index, int):
+            return []
+        name = str(block.get("name") or "")
+        if self.structured and name == STRUCTURED_OUTPUT_TOOL:
+            self._structured_block = index
+            return []
+        function = client_name(name)
+        if function is None:
+            return []  # not a client function: nothing of it reaches the client
+        self._saw_delta = True
+        self._calls[index] = self.tool_calls
+        self.tool_calls += 1
+        return [ToolCallDelta(index=self._calls[index], id=block.get("id"), name=function)]
+
+    def _on_json(self, index: Any, partial: str) -> list[StreamItem]:
+        if not partial:
+            return []
+        if index == self._structured_block:
+            return [TextDelta(partial)]
+        if index in self._calls:
+            return [ToolCallDelta(index=self._calls[index], arguments=partial)]
         return []
 
     def _on_assistant(self, message: AssistantMessage) -> list[StreamItem]:
@@ -143,8 +190,12 @@ class TurnAssembler:
         for block in message.content:
             if isinstance(block, ThinkingBlock) and block.thinking:
                 items.append(ReasoningDelta(block.thinking))
-            elif isinstance(block, TextBlock) and block.text:
+            elif isinstance(block, TextBlock) and block.text and not self.structured:
                 items.append(TextDelta(block.text))
+            elif isinstance(block, ToolUseBlock) and client_name(block.name) is not None:
+                index, self.tool_calls = self.tool_calls, self.tool_calls + 1
+                arguments = json.dumps(block.input)
+                items.append(ToolCallDelta(index=index, id=block.id, name=client_name(block.name), arguments=arguments))
         self._saw_delta = bool(items)
         self.model = message.model or self.model
         self.stop_reason = message.stop_reason or self.stop_reason
@@ -153,6 +204,10 @@ class TurnAssembler:
         return items
 
     def _on_result(self, message: ResultMessage) -> list[StreamItem]:
+        if self.structured and self._error is None and (message.is_error or message.structured_output is None):
+            self.done = True
+            problem = self._schema_problem or "the model did not return structured output"
+            raise OutputError(f"The answer did not match the requested JSON schema: {problem}")
         if message.is_error or self._error is not None:
             error = self._error or UpstreamError(
                 message="; ".join(message.errors or []) or message.result or message.subtype,
@@ -168,7 +223,11 @@ class TurnAssembler:
             self.usage.update(message.usage)
         self.stop_reason = self.stop_reason or message.stop_reason
         self.ended_by_result = True
-        return [self._complete(cost=message.total_cost_usd, session_id=message.session_id)]
+        result = self._complete(cost=message.total_cost_usd, session_id=message.session_id)
+        if self.structured:
+            result.structured_output = message.structured_output
+            result.finish_reason = "stop"
+        return [result]
 
     def _complete(self, cost: float | None = None, session_id: str | None = None) -> TurnResult:
         self.done = True

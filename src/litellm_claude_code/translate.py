@@ -2,23 +2,32 @@
 
 System and developer messages become the system prompt, earlier turns the
 history that is resumed as a transcript, and the trailing user message(s) the
-prompt. Anything that cannot be expressed raises :class:`TranslationError`
-naming the offending message and part, which the proxy turns into HTTP 400.
+prompt. Assistant ``tool_calls`` become ``tool_use`` blocks and ``tool``
+messages ``tool_result`` blocks of the next user turn. Anything that cannot be
+expressed raises :class:`TranslationError` naming the offending message and
+part, which the proxy turns into HTTP 400.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import TranslationError
+from .tools import tool_use_id, upstream_name
 from .types import ContentBlock, Conversation, Role, Turn
 
 SYSTEM_ROLES = frozenset({"system", "developer"})
-SUPPORTED_ROLES = frozenset({"system", "developer", "user", "assistant"})
+SUPPORTED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+# Claude Code resumes a transcript only before a new user message, so tool
+# results that end the conversation are written into the transcript and this,
+# the CLI's own wording for resuming a turn, is sent after them.
+CONTINUE_PROMPT = "Continue from where you left off."
+_MAX_IMAGE_URL = 8192
 IMAGE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+);base64,(?P<data>.*)$", re.DOTALL)
 
@@ -44,15 +53,20 @@ def to_conversation(messages: Any) -> Conversation:
         role = message.get("role")
         if role not in SUPPORTED_ROLES:
             raise TranslationError(_role_problem(where, role))
-        if message.get("tool_calls") or message.get("function_call"):
-            raise TranslationError(f"{where}: assistant tool calls are not supported yet")
+        if message.get("function_call"):
+            raise TranslationError(f"{where}: legacy `function_call` is not supported; use `tool_calls`")
         content = message.get("content")
+        if role == "tool":
+            _append_turn(turns, Turn(role="user", content=[_tool_result(message, where)]))
+            continue
         if role in SYSTEM_ROLES:
             text = _plain_text(content, where)
             if text:
                 system_parts.append(text)
             continue
         blocks = _blocks(content, where, role)
+        if role == "assistant" and message.get("tool_calls") is not None:
+            blocks.extend(_tool_uses(message.get("tool_calls"), where))
         if not blocks:
             if role == "user":
                 raise TranslationError(f"{where}: user message content is empty")
@@ -62,6 +76,9 @@ def to_conversation(messages: Any) -> Conversation:
     if not turns or turns[-1].role != "user":
         raise TranslationError("the last non-system message must be a user message")
     prompt = turns.pop()
+    if any(block.get("type") == "tool_result" for block in prompt.content):
+        turns.append(prompt)
+        prompt = Turn(role="user", content=[{"type": "text", "text": CONTINUE_PROMPT}])
     return Conversation(
         system_prompt="\n\n".join(system_parts) if system_parts else None,
         history=tuple(turns),
@@ -70,16 +87,61 @@ def to_conversation(messages: Any) -> Conversation:
 
 
 def _role_problem(where: str, role: object) -> str:
-    if role in ("tool", "function"):
-        return f"{where}: role {role!r} (tool results) is not supported yet"
+    if role == "function":
+        return f"{where}: legacy role 'function' is not supported; use `tool` messages"
     allowed = ", ".join(sorted(SUPPORTED_ROLES))
     return f"{where}: unknown role {role!r}; expected one of {allowed}"
+
+
+def _tool_uses(calls: Any, where: str) -> list[ContentBlock]:
+    if not isinstance(calls, list):
+        raise TranslationError(f"{where}.tool_calls must be a list")
+    blocks: list[ContentBlock] = []
+    for position, call in enumerate(calls):
+        call_where = f"{where}.tool_calls[{position}]"
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(call.get("id"), str):
+            raise TranslationError(f"{call_where} must have an `id` and a `function` with `name` and `arguments`")
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise TranslationError(f"{call_where}.function.name must be a non-empty string")
+        arguments = function.get("arguments") or "{}"
+        try:
+            parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+        except json.JSONDecodeError as exc:
+            raise TranslationError(f"{call_where}.function.arguments is not valid JSON: {exc.msg}") from exc
+        if not isinstance(parsed, Mapping):
+            raise TranslationError(f"{call_where}.function.arguments must be a JSON object")
+        blocks.append(
+            {"type": "tool_use", "id": tool_use_id(call["id"]), "name": upstream_name(name), "input": dict(parsed)}
+        )
+    return blocks
+
+
+def _tool_result(message: Mapping[str, Any], where: str) -> ContentBlock:
+    call_id = message.get("tool_call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise TranslationError(f"{where}.tool_call_id must be a non-empty string")
+    content = message.get("content")
+    if isinstance(content, list):
+        parts: list[ContentBlock] = [
+            {"type": "text", "text": _text_of(part, f"{where}.content[{i}]")} for i, part in enumerate(content)
+        ]
+        result: Any = [part for part in parts if part["text"]]
+    elif isinstance(content, str) or content is None:
+        result = content or ""
+    else:
+        raise TranslationError(f"{where}.content must be a string or a list of text parts")
+    return {"type": "tool_result", "tool_use_id": tool_use_id(call_id), "content": result}
 
 
 def _append_turn(turns: list[Turn], turn: Turn) -> None:
     """Merge consecutive turns of one role: the transcript must alternate."""
     if turns and turns[-1].role == turn.role:
-        turns[-1] = Turn(role=turn.role, content=[*turns[-1].content, *turn.content])
+        merged = [*turns[-1].content, *turn.content]
+        # The API wants a user turn's tool results before anything else in it.
+        merged.sort(key=lambda block: block.get("type") != "tool_result")
+        turns[-1] = Turn(role=turn.role, content=merged)
     else:
         turns.append(turn)
 
@@ -138,8 +200,9 @@ def _text_of(part: Any, where: str) -> str:
 def image_block(image_url: Any, where: str) -> ContentBlock:
     """An OpenAI ``image_url`` value as an Anthropic image block.
 
-    Only base64 data URLs are taken here; remote URLs are refused rather than
-    fetched, so the proxy never makes requests on a client's behalf.
+    Base64 data URLs become base64 blocks. http(s) URLs become URL blocks that
+    the Anthropic API fetches itself: the proxy never makes a request on a
+    client's behalf, so it cannot be used to reach its own network.
     """
     url = image_url.get("url") if isinstance(image_url, Mapping) else image_url
     if not isinstance(url, str) or not url:
@@ -147,10 +210,10 @@ def image_block(image_url: Any, where: str) -> ContentBlock:
     match = _DATA_URL.match(url)
     if match is None:
         if url.startswith(("http://", "https://")):
-            raise TranslationError(
-                f"{where}: remote image URLs are not supported yet; send the image as a base64 data URL"
-            )
-        raise TranslationError(f"{where}.image_url.url must be a data:image/...;base64, URL")
+            if len(url) > _MAX_IMAGE_URL or any(ch.isspace() for ch in url):
+                raise TranslationError(f"{where}.image_url.url is not a valid http(s) URL")
+            return {"type": "image", "source": {"type": "url", "url": url}}
+        raise TranslationError(f"{where}.image_url.url must be an http(s) URL or a data:image/...;base64, URL")
     media = match["media"].lower()
     if media == "image/jpg":
         media = "image/jpeg"

@@ -8,44 +8,49 @@ deltas and its :class:`TurnResult`, and always ends the process.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import jsonschema
 
 from .auth import resolve_credentials
 from .config import DeploymentTuning, Settings, request_timeout
 from .environment import cli_environment
-from .errors import TranslationError
+from .errors import OutputError, TranslationError
 from .pool import Lease, Pool
 from .session import CLISession, LaunchSpec, build_options
 from .stream import TurnAssembler
+from .tools import ToolPlan
+from .tools import plan as plan_tools
 from .translate import to_conversation
-from .types import Conversation, ReasoningDelta, StreamItem, TextDelta, Turn, TurnResult
+from .types import Conversation, ReasoningDelta, StreamItem, TextDelta, ToolCallDelta, Turn, TurnResult
 
 logger = logging.getLogger(__name__)
 
 # A model name becomes a CLI argument: keep it to characters model ids use.
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]/-]{0,127}$")
 
-# OpenAI parameters that another part of the project will honour; until then
-# they are refused rather than silently ignored.
-_NOT_YET = ("tools", "tool_choice", "functions", "function_call", "response_format")
+# Legacy OpenAI function calling: refused with a pointer to its replacement.
+_LEGACY = {"functions": "tools", "function_call": "tool_choice"}
 # Accepted, but Claude Code has no way to pass them on: said once in the log.
 IGNORED = (
     "temperature",
     "top_p",
     "top_k",
-    "stop",
     "seed",
     "presence_penalty",
     "frequency_penalty",
     "logit_bias",
     "logprobs",
     "top_logprobs",
+    "parallel_tool_calls",
 )
+EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
 _reported: set[str] = set()
 
 
@@ -55,6 +60,20 @@ class PreparedTurn:
     conversation: Conversation
     timeout: float
     tuning: DeploymentTuning = field(default_factory=DeploymentTuning)
+    tools: ToolPlan = field(default_factory=ToolPlan)
+    retry_spec: LaunchSpec | None = None  # for an enforced tool_choice: the insisting second try
+    stop: tuple[str, ...] = ()
+    schema: dict[str, Any] | None = None  # structured output
+
+
+@dataclass
+class Answer:
+    """A whole answer, for non-streamed responses."""
+
+    text: str
+    reasoning: str
+    tool_calls: list[ToolCallDelta]  # one merged item per call
+    result: TurnResult
 
 
 def prepare(
@@ -76,9 +95,9 @@ def prepare(
     name = model.split("/", 1)[1] if model.startswith("claude-code/") else model
     if not _MODEL_NAME.match(name):
         raise TranslationError(f"invalid model name {model!r}")
-    for key in _NOT_YET:
+    for key, instead in _LEGACY.items():
         if params.get(key):
-            raise TranslationError(f"`{key}` is not supported by the claude-code provider yet")
+            raise TranslationError(f"legacy `{key}` is not supported; use `{instead}`")
     n = params.get("n")
     if n not in (None, 1):
         raise TranslationError("`n` must be 1: Claude Code returns one choice per request")
@@ -86,6 +105,10 @@ def prepare(
         if params.get(key) is not None and key not in _reported:
             _reported.add(key)
             logger.warning("`%s` is not supported by Claude Code and is ignored (reported once)", key)
+    tools = plan_tools(params.get("tools"), params.get("tool_choice"))
+    schema = output_schema(params.get("response_format"))
+    if schema is not None and tools.offered:
+        raise TranslationError("`response_format` with a JSON schema cannot be combined with `tools` here")
     conversation = to_conversation(messages)
     credentials = resolve_credentials(api_key)
     env = cli_environment(settings, credentials)
@@ -94,35 +117,204 @@ def prepare(
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise TranslationError("`max_tokens` must be a positive integer")
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(max_tokens)
+    effort, thinking = reasoning(params.get("reasoning_effort"), params.get("thinking"))
     spec = LaunchSpec(
         model=name,
-        system_prompt=conversation.system_prompt,
+        system_prompt=_with_instruction(conversation.system_prompt, tools.instruction()),
         env=env,
         cwd=str(settings.workspace),
         cli_path=settings.cli_path,
+        tools=tools.offered,
+        effort=effort,
+        thinking=thinking,
+        output_schema_json=json.dumps(schema, sort_keys=True) if schema is not None else None,
     )
+    retry_spec = None
+    if tools.enforced:
+        retry_spec = replace(spec, system_prompt=_with_instruction(spec.system_prompt, tools.instruction(insist=True)))
     return PreparedTurn(
         spec=spec,
         conversation=conversation,
         timeout=request_timeout(timeout, settings.timeout),
         tuning=tuning or DeploymentTuning(),
+        tools=tools,
+        retry_spec=retry_spec,
+        stop=stop_sequences(params.get("stop")),
+        schema=schema,
     )
+
+
+def _with_instruction(system_prompt: str | None, instruction: str | None) -> str | None:
+    if instruction is None:
+        return system_prompt
+    return f"{system_prompt}\n\n{instruction}" if system_prompt else instruction
+
+
+def output_schema(response_format: Any) -> dict[str, Any] | None:
+    """The JSON schema the answer must match, or None for plain text.
+
+    Raises:
+        TranslationError: an unknown type or an invalid schema.
+    """
+    if response_format is None:
+        return None
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "object"}
+    if kind == "json_schema":
+        holder = response_format.get("json_schema")
+        schema = holder.get("schema") if isinstance(holder, Mapping) else None
+        if not isinstance(schema, Mapping):
+            raise TranslationError("`response_format.json_schema.schema` must be a JSON schema object")
+        try:
+            jsonschema.Draft202012Validator.check_schema(dict(schema))
+        except jsonschema.SchemaError as exc:
+            raise TranslationError(
+                f"`response_format.json_schema.schema` is not a valid JSON schema: {exc.message}"
+            ) from exc
+        if schema.get("type") != "object":
+            raise TranslationError('`response_format.json_schema.schema` must describe an object ("type": "object")')
+        return dict(schema)
+    raise TranslationError("`response_format.type` must be 'text', 'json_object' or 'json_schema'")
+
+
+def reasoning(effort: Any, thinking: Any) -> tuple[str | None, tuple[str, int | None] | None]:
+    """OpenAI ``reasoning_effort`` and Anthropic ``thinking`` as CLI options.
+
+    Raises:
+        TranslationError: a value Claude Code has no equivalent for.
+    """
+    chosen_effort: str | None = None
+    chosen_thinking: tuple[str, int | None] | None = None
+    if effort is not None:
+        if effort == "none":
+            chosen_thinking = ("disabled", None)
+        elif effort in EFFORTS:
+            chosen_effort = EFFORTS[effort]
+        else:
+            raise TranslationError(f"`reasoning_effort` must be one of none, {', '.join(EFFORTS)}; got {effort!r}")
+    if thinking is not None:
+        kind = thinking.get("type") if isinstance(thinking, Mapping) else None
+        if kind == "enabled":
+            budget = thinking.get("budget_tokens")
+            if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1024:
+                raise TranslationError("`thinking.budget_tokens` must be an integer of at least 1024")
+            chosen_thinking = ("enabled", budget)
+        elif kind in ("disabled", "adaptive"):
+            chosen_thinking = (kind, None)
+        else:
+            raise TranslationError("`thinking.type` must be 'enabled', 'adaptive' or 'disabled'")
+    return chosen_effort, chosen_thinking
+
+
+def stop_sequences(stop: Any) -> tuple[str, ...]:
+    if stop is None:
+        return ()
+    stops = [stop] if isinstance(stop, str) else stop
+    if not isinstance(stops, list) or len(stops) > 4 or not all(isinstance(s, str) and s for s in stops):
+        raise TranslationError("`stop` must be a non-empty string or a list of up to 4 non-empty strings")
+    return tuple(stops)
+
+
+class StopFilter:
+    """Cuts the text at the first stop sequence, holding back just enough to
+    see a sequence that arrives split across deltas."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = stops
+        self.hit = False
+        self._pending = ""
+        self._hold = max((len(stop) for stop in stops), default=1) - 1
+
+    def feed(self, text: str) -> str:
+        if self.hit or not self.stops:
+            return "" if self.hit else text
+        self._pending += text
+        cuts = [i for i in (self._pending.find(stop) for stop in self.stops) if i >= 0]
+        if cuts:
+            self.hit = True
+            out, self._pending = self._pending[: min(cuts)], ""
+            return out
+        keep = len(self._pending) - self._hold
+        out, self._pending = self._pending[:keep], self._pending[keep:]
+        return out
+
+    def flush(self) -> str:
+        out, self._pending = ("" if self.hit else self._pending), ""
+        return out
+
+    def apply(self, item: StreamItem) -> list[StreamItem]:
+        """What of ``item`` the client gets: text up to a stop, nothing after
+        it, and the held-back tail before the result."""
+        if isinstance(item, TextDelta):
+            text = self.feed(item.text)
+            return [TextDelta(text)] if text else []
+        if isinstance(item, TurnResult):
+            tail = self.flush()
+            if self.hit:
+                item.finish_reason = "stop"
+            return [TextDelta(tail), item] if tail else [item]
+        if isinstance(item, ToolCallDelta) and self.hit:
+            return []
+        return [item]
 
 
 async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> AsyncGenerator[StreamItem, None]:
     """Yield the answer's deltas, then its TurnResult.
 
-    With a pool the process comes from it and goes back only if the turn
-    completed; without one, a process is started for this turn. Either way no
-    process outlives the request in a half-finished state.
+    With an enforced ``tool_choice`` the answer is held back until it calls
+    the function; an answer that does not is retried once with an insisting
+    instruction, then refused with :class:`OutputError`. Stop sequences cut
+    the text; the turn still runs to its end so usage stays exact.
 
     Raises:
-        UpstreamError, WorkerError, CLINotFound, RequestTimeout, PoolFull.
+        UpstreamError, WorkerError, CLINotFound, RequestTimeout, PoolFull, OutputError.
     """
+    deadline = time.monotonic() + turn.timeout
+    specs = [turn.spec] if turn.retry_spec is None else [turn.spec, turn.retry_spec]
+    for attempt, spec in enumerate(specs, start=1):
+        stop = StopFilter(turn.stop)
+        held: list[StreamItem] | None = [] if turn.tools.enforced else None
+        names: list[str] = []
+        items = _attempt(turn, spec, settings, pool, deadline)
+        try:
+            async for item in items:
+                if isinstance(item, ToolCallDelta) and item.name:
+                    names.append(item.name)
+                item_list = stop.apply(item)
+                if held is not None and not turn.tools.satisfied_by(names):
+                    held.extend(i for i in item_list if not isinstance(i, TurnResult))
+                    if any(isinstance(i, TurnResult) for i in item_list):
+                        break  # the turn ended without the call: try again, or fail
+                    continue
+                if held:
+                    for previous in held:
+                        yield previous
+                held = None
+                for out in item_list:
+                    yield out
+            else:
+                return
+        finally:
+            await items.aclose()
+        if held is None:
+            return
+        logger.info("claude-code: tool_choice not followed on attempt %d", attempt)
+    wanted = f"the function `{turn.tools.named}`" if turn.tools.named else "a function"
+    raise OutputError(f"tool_choice requires a call to {wanted}, but the model answered without one twice")
+
+
+async def _attempt(
+    turn: PreparedTurn, spec: LaunchSpec, settings: Settings, pool: Pool | None, deadline: float
+) -> AsyncGenerator[StreamItem, None]:
+    """One CLI turn. With a pool the process comes from it and goes back only
+    if the turn completed; without one, a process is started for this turn.
+    Either way no process outlives the request in a half-finished state."""
     settings.ensure_dirs()
     started = time.monotonic()
-    deadline = started + turn.timeout
-    assembler = TurnAssembler()
+    assembler = TurnAssembler(structured=turn.schema is not None)
     lease: Lease | None = None
     session: CLISession | None = None
     answer: list[str] = []
@@ -130,7 +322,7 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) 
     try:
         if pool is not None:
             lease = await pool.acquire(
-                turn.spec,
+                spec,
                 turn.conversation,
                 deadline=deadline,
                 timeout=turn.timeout,
@@ -139,11 +331,11 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) 
             )
             session = lease.session
         else:
-            session = CLISession(build_options(turn.spec, turn.conversation))
-            await session.start(timeout=turn.timeout)
+            session = CLISession(build_options(spec, turn.conversation))
+            await session.start(timeout=max(0.001, deadline - time.monotonic()))
         logger.debug(
             "cli_turn.started model=%s history=%d mode=%s",
-            turn.spec.model,
+            spec.model,
             len(turn.conversation.history),
             lease.mode if lease else "one-shot",
         )
@@ -152,12 +344,14 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) 
             for item in assembler.feed(message):
                 if isinstance(item, TextDelta):
                     answer.append(item.text)
+                if isinstance(item, TurnResult) and turn.schema is not None:
+                    _check_schema(item.structured_output, turn.schema)
                 yield item
             if assembler.done:
                 break
         else:
             yield assembler.finish_without_result()
-        completed = job.completed and assembler.ended_by_result
+        completed = job.completed and assembler.ended_by_result and not assembler.structured
     finally:
         if lease is not None and pool is not None:
             holds = None
@@ -170,20 +364,38 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) 
             await asyncio.shield(pool.release(lease, reusable=completed, holds=holds))
         elif session is not None:
             await asyncio.shield(session.close())
-        logger.debug("cli_turn.complete model=%s seconds=%.3f", turn.spec.model, time.monotonic() - started)
+        logger.debug("cli_turn.complete model=%s seconds=%.3f", spec.model, time.monotonic() - started)
 
 
-async def collect(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> tuple[str, str, TurnResult]:
-    """The whole answer: text, reasoning, result."""
+def _check_schema(value: Any, schema: dict[str, Any]) -> None:
+    """The CLI validates too; this keeps the promise even if it did not."""
+    try:
+        jsonschema.validate(value, schema)
+    except jsonschema.ValidationError as exc:
+        raise OutputError(f"The answer did not match the requested JSON schema: {exc.message}") from exc
+
+
+async def collect(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> Answer:
+    """The whole answer, for a non-streamed response."""
     text: list[str] = []
-    reasoning: list[str] = []
+    thinking: list[str] = []
+    calls: list[ToolCallDelta] = []
     result: TurnResult | None = None
     async for item in run(turn, settings, pool):
         if isinstance(item, TextDelta):
             text.append(item.text)
         elif isinstance(item, ReasoningDelta):
-            reasoning.append(item.text)
+            thinking.append(item.text)
+        elif isinstance(item, ToolCallDelta):
+            if item.index == len(calls):
+                calls.append(item)
+            else:
+                first = calls[item.index]
+                calls[item.index] = replace(first, arguments=first.arguments + item.arguments)
         else:
             result = item
     assert result is not None  # run() always ends with a result or raises
-    return "".join(text), "".join(reasoning), result
+    content = "".join(text)
+    if result.structured_output is not None:
+        content = json.dumps(result.structured_output)
+    return Answer(text=content, reasoning="".join(thinking), tool_calls=calls, result=result)

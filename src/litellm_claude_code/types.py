@@ -85,6 +85,17 @@ class ReasoningDelta:
     text: str
 
 
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """Part of a client function call: the first part of each call carries
+    ``id`` and ``name``, later ones more of the JSON ``arguments``."""
+
+    index: int  # position among this answer's calls, as OpenAI numbers them
+    arguments: str = ""
+    id: str | None = None
+    name: str | None = None
+
+
 @dataclass
 class TurnResult:
     """How the answer ended, once it has."""
@@ -95,6 +106,7 @@ class TurnResult:
     cost_usd: float | None = None
     session_id: str | None = None
     stop_reason: str | None = None  # the upstream's own word
+    structured_output: Any = None  # the parsed JSON, when the request asked for it
 
 
-StreamItem = TextDelta | ReasoningDelta | TurnResult
+StreamItem = TextDelta | ReasoningDelta | ToolCallDelta | TurnResult

@@ -48,7 +48,9 @@ def test_messages_endpoint_text(claude: anthropic.Anthropic, fake: FakeAnthropic
 def test_messages_endpoint_streaming(claude: anthropic.Anthropic, fake: FakeAnthropic) -> None:
     fake.script(Reply(text=["one", " two", " three"]))
     with claude.messages.stream(model="sonnet", max_tokens=100, messages=[{"role": "user", "content": "count"}]) as s:
-        deltas = [event.delta.text for event in s if event.type == "content_block_delta" and event.delta.type == "text_delta"]
+        deltas = [
+            event.delta.text for event in s if event.type == "content_block_delta" and event.delta.type == "text_delta"
+        ]
         final = s.get_final_message()
     assert "".join(deltas) == "one two three"
     assert len(deltas) >= 2

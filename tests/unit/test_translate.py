@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from litellm_claude_code.errors import TranslationError
-from litellm_claude_code.translate import image_block, to_conversation
+from litellm_claude_code.translate import CONTINUE_PROMPT, image_block, to_conversation
 from litellm_claude_code.types import Turn
 
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
@@ -88,7 +88,8 @@ def test_data_url_image_becomes_image_block() -> None:
         ("hello", "must be a list"),
         ([5], "messages[0] must be an object"),
         ([{"role": "robot", "content": "x"}], "unknown role 'robot'"),
-        ([{"role": "tool", "content": "x"}], "role 'tool'"),
+        ([{"role": "tool", "content": "x"}], "messages[0].tool_call_id must be a non-empty string"),
+        ([{"role": "function", "name": "f", "content": "x"}], "legacy role 'function'"),
         ([{"content": "x"}], "unknown role None"),
         ([{"role": "user", "content": 7}], "messages[0].content must be"),
         ([{"role": "user", "content": [7]}], "messages[0].content[0] must be an object"),
@@ -102,7 +103,21 @@ def test_data_url_image_becomes_image_block() -> None:
         ([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "last non-system"),
         (
             [{"role": "assistant", "content": "x", "tool_calls": [{"id": "1"}]}, {"role": "user", "content": "q"}],
-            "tool calls are not supported yet",
+            "messages[0].tool_calls[0] must have an `id` and a `function`",
+        ),
+        (
+            [
+                {"role": "assistant", "tool_calls": [{"id": "1", "function": {"name": "f", "arguments": "{x"}}]},
+                {"role": "user", "content": "q"},
+            ],
+            "messages[0].tool_calls[0].function.arguments is not valid JSON",
+        ),
+        (
+            [
+                {"role": "assistant", "tool_calls": [{"id": "1", "function": {"name": "f", "arguments": "[1]"}}]},
+                {"role": "user", "content": "q"},
+            ],
+            "must be a JSON object",
         ),
         (
             [{"role": "system", "content": [{"type": "image_url"}]}, {"role": "user", "content": "q"}],
@@ -126,10 +141,10 @@ def test_bad_input_names_the_problem(messages: object, fragment: str) -> None:
 @pytest.mark.parametrize(
     ("url", "fragment"),
     [
-        ("https://example.com/cat.png", "remote image URLs are not supported yet"),
+        ("https://example.com/a b.png", "not a valid http(s) URL"),
         ("data:image/tiff;base64,AAAA", "image type 'image/tiff' is not supported"),
         ("data:image/png;base64,not base64!!", "not valid base64"),
-        ("ftp://x", "must be a data:image"),
+        ("ftp://x", "must be an http(s) URL or a data:image"),
         ("", "non-empty string"),
     ],
 )
@@ -143,3 +158,58 @@ def test_bad_images_are_refused(url: str, fragment: str) -> None:
 def test_jpg_media_type_is_normalised() -> None:
     block = image_block("data:image/jpg;base64," + base64.b64encode(b"x").decode(), "here")
     assert block["source"]["media_type"] == "image/jpeg"
+
+
+def test_remote_image_urls_become_url_blocks() -> None:
+    # The Anthropic API fetches these itself; the proxy never does.
+    block = image_block({"url": "https://example.com/cat.png"}, "here")
+    assert block == {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}
+
+
+def test_tool_calls_and_results_become_blocks_in_their_turns() -> None:
+    conversation = to_conversation(
+        [
+            {"role": "user", "content": "Weather in Paris and Rome?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "toolu_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    },
+                    {"id": "call.2/x", "type": "function", "function": {"name": "Bash", "arguments": "{}"}},
+                ],
+            },
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "sunny"},
+            {"role": "tool", "tool_call_id": "call.2/x", "content": [{"type": "text", "text": "rainy"}]},
+            {"role": "user", "content": "Summarise."},
+        ]
+    )
+    assert [turn.role for turn in conversation.history] == ["user", "assistant", "user"]
+    assistant = conversation.history[1].content
+    assert assistant == [
+        {"type": "tool_use", "id": "toolu_1", "name": "mcp__client__get_weather", "input": {"city": "Paris"}},
+        {"type": "tool_use", "id": "call_2_x", "name": "mcp__client__Bash", "input": {}},
+    ]
+    results = conversation.history[2].content
+    assert results == [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"},
+        {"type": "tool_result", "tool_use_id": "call_2_x", "content": [{"type": "text", "text": "rainy"}]},
+        {"type": "text", "text": "Summarise."},
+    ]
+    assert conversation.prompt == ({"type": "text", "text": CONTINUE_PROMPT},)
+
+
+def test_trailing_tool_results_are_history_and_the_prompt_continues() -> None:
+    conversation = to_conversation(
+        [
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "tool_calls": [{"id": "t1", "function": {"name": "w", "arguments": ""}}]},
+            {"role": "tool", "tool_call_id": "t1", "content": "sunny"},
+        ]
+    )
+    assert conversation.history[-1].content == [{"type": "tool_result", "tool_use_id": "t1", "content": "sunny"}]
+    assert conversation.history[1].content[0]["input"] == {}
+    assert conversation.prompt == ({"type": "text", "text": CONTINUE_PROMPT},)

@@ -1,0 +1,160 @@
+"""Client-defined functions (OpenAI ``tools``) as tools the model can call but
+nothing on the server can run.
+
+Claude Code takes extra tools only as MCP tools, so each client function is
+registered on an in-process SDK MCP server named ``client``: the model sees
+``mcp__client__<name>`` with the client's description and JSON schema. Every
+call is denied twice over (the permission callback refuses it, the handler
+refuses it too), and the answer ends at the model's ``tool_use`` stop, so the
+call goes back to the client as OpenAI ``tool_calls`` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import TranslationError
+
+SERVER = "client"
+PREFIX = f"mcp__{SERVER}__"
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+Choice = Literal["auto", "none", "required", "named"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One client function, as the model will see it."""
+
+    name: str
+    description: str
+    parameters_json: str  # canonical JSON: keeps the spec hashable for the pool key
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        parameters: dict[str, Any] = json.loads(self.parameters_json)
+        return parameters
+
+
+@dataclass(frozen=True)
+class ToolPlan:
+    """What the request's ``tools`` and ``tool_choice`` ask for."""
+
+    tools: tuple[ToolSpec, ...] = ()
+    choice: Choice = "auto"
+    named: str | None = None  # the function ``tool_choice`` names
+
+    @property
+    def offered(self) -> tuple[ToolSpec, ...]:
+        """The tools the model is shown: none when ``tool_choice`` is ``none``."""
+        return () if self.choice == "none" else self.tools
+
+    @property
+    def enforced(self) -> bool:
+        return self.choice in ("required", "named") and bool(self.tools)
+
+    def instruction(self, insist: bool = False) -> str | None:
+        """The system-prompt line that asks for a call (Claude Code cannot send
+        Anthropic's ``tool_choice``). ``insist``: the wording for the retry."""
+        if not self.enforced:
+            return None
+        target = f"the function `{upstream_name(self.named)}`" if self.named else "one of the provided functions"
+        if insist:
+            return (
+                f"IMPORTANT: your previous answer did not call a function. Reply ONLY with a call to {target}; "
+                "do not answer in text."
+            )
+        return f"In this turn you must call {target} instead of answering in text."
+
+    def satisfied_by(self, names: list[str]) -> bool:
+        if not self.enforced:
+            return True
+        if self.named:
+            return self.named in names
+        return bool(names)
+
+
+def upstream_name(name: str | None) -> str:
+    return f"{PREFIX}{name}"
+
+
+def client_name(name: str) -> str | None:
+    """The client's function name for a tool the model called, or None for
+    any tool that is not a client function."""
+    return name[len(PREFIX) :] if name.startswith(PREFIX) else None
+
+
+def tool_use_id(call_id: str) -> str:
+    """A client's tool-call id in the form the Anthropic API accepts.
+
+    Ids this provider returned pass unchanged; other clients' ids are mapped
+    the same way every time, so a call and its result still pair up.
+    """
+    safe = _ID_UNSAFE.sub("_", call_id)[:64]
+    return safe or "call"
+
+
+def plan(tools: Any, tool_choice: Any) -> ToolPlan:
+    """Validate OpenAI ``tools`` / ``tool_choice``.
+
+    Raises:
+        TranslationError: a malformed tool, a duplicate name, an unknown
+            choice, or a named function that is not among the tools.
+    """
+    if tools is None:
+        tools = []
+    if not isinstance(tools, list):
+        raise TranslationError("`tools` must be a list of function tools")
+    specs: list[ToolSpec] = []
+    for index, tool in enumerate(tools):
+        specs.append(_spec(tool, f"tools[{index}]"))
+    names = [spec.name for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise TranslationError(f"`tools` names must be unique; repeated: {', '.join(duplicates)}")
+    choice, named = _choice(tool_choice, names)
+    return ToolPlan(tools=tuple(specs), choice=choice, named=named)
+
+
+def _spec(tool: Any, where: str) -> ToolSpec:
+    if not isinstance(tool, Mapping) or tool.get("type", "function") != "function":
+        kind = tool.get("type") if isinstance(tool, Mapping) else type(tool).__name__
+        raise TranslationError(f"{where}: only function tools are supported, got {kind!r}")
+    function = tool.get("function")
+    if not isinstance(function, Mapping):
+        raise TranslationError(f"{where}.function must be an object with a `name`")
+    name = function.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise TranslationError(f"{where}.function.name must be 1-64 letters, digits, '_' or '-', got {name!r}")
+    description = function.get("description") or ""
+    if not isinstance(description, str):
+        raise TranslationError(f"{where}.function.description must be a string")
+    parameters = function.get("parameters")
+    if parameters is None:
+        parameters = {"type": "object", "properties": {}}
+    if not isinstance(parameters, Mapping) or parameters.get("type", "object") != "object":
+        raise TranslationError(f"{where}.function.parameters must be a JSON schema of type object")
+    return ToolSpec(name=name, description=description, parameters_json=json.dumps(parameters, sort_keys=True))
+
+
+def _choice(tool_choice: Any, names: list[str]) -> tuple[Choice, str | None]:
+    if tool_choice is None or tool_choice == "auto":
+        return "auto", None
+    if tool_choice in ("none", "required"):
+        if tool_choice == "required" and not names:
+            raise TranslationError("`tool_choice` is 'required' but `tools` is empty")
+        return tool_choice, None
+    if isinstance(tool_choice, Mapping) and tool_choice.get("type") == "function":
+        function = tool_choice.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else None
+        if name not in names:
+            raise TranslationError(f"`tool_choice` names function {name!r}, which is not in `tools`")
+        return "named", name
+    raise TranslationError(
+        "`tool_choice` must be 'auto', 'none', 'required' or {'type': 'function', 'function': {'name': ...}}"
+    )

@@ -1,0 +1,133 @@
+"""Request parameters to CLI options: tools, tool_choice, response_format,
+reasoning, stop. Pure functions, no process."""
+
+from __future__ import annotations
+
+import pytest
+
+from litellm_claude_code.errors import TranslationError
+from litellm_claude_code.tools import client_name, plan, tool_use_id
+from litellm_claude_code.turn import StopFilter, output_schema, reasoning, stop_sequences
+from litellm_claude_code.types import TextDelta, TurnResult, Usage
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def test_tool_plan_keeps_name_description_and_schema() -> None:
+    tools = plan([WEATHER], None)
+    [spec] = tools.offered
+    assert (spec.name, spec.description) == ("get_weather", "Weather for a city")
+    assert spec.parameters["required"] == ["city"]
+    assert tools.choice == "auto" and not tools.enforced and tools.instruction() is None
+
+
+def test_tool_choice_none_hides_the_tools() -> None:
+    assert plan([WEATHER], "none").offered == ()
+
+
+@pytest.mark.parametrize(
+    ("choice", "called", "ok"),
+    [
+        ("required", [], False),
+        ("required", ["other"], True),
+        ({"type": "function", "function": {"name": "get_weather"}}, ["other"], False),
+        ({"type": "function", "function": {"name": "get_weather"}}, ["get_weather"], True),
+    ],
+)
+def test_enforced_choices(choice: object, called: list[str], ok: bool) -> None:
+    tools = plan([WEATHER, {**WEATHER, "function": {**WEATHER["function"], "name": "other"}}], choice)
+    assert tools.enforced
+    assert tools.satisfied_by(called) is ok
+    assert "must call" in (tools.instruction() or "")
+    assert "IMPORTANT" in (tools.instruction(insist=True) or "")
+
+
+@pytest.mark.parametrize(
+    ("tools", "choice", "fragment"),
+    [
+        ("x", None, "`tools` must be a list"),
+        ([{"type": "code_interpreter"}], None, "tools[0]: only function tools"),
+        ([{"type": "function", "function": {"name": "bad name"}}], None, "tools[0].function.name"),
+        ([{"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}], None, "type object"),
+        ([WEATHER, WEATHER], None, "repeated: get_weather"),
+        ([WEATHER], "sometimes", "`tool_choice` must be"),
+        ([WEATHER], {"type": "function", "function": {"name": "nope"}}, "'nope', which is not in `tools`"),
+        ([], "required", "`tools` is empty"),
+    ],
+)
+def test_bad_tools_name_the_problem(tools: object, choice: object, fragment: str) -> None:
+    with pytest.raises(TranslationError) as caught:
+        plan(tools, choice)
+    assert fragment in str(caught.value)
+
+
+def test_names_and_ids_map_both_ways() -> None:
+    assert client_name("mcp__client__Bash") == "Bash"
+    assert client_name("Bash") is None  # a built-in is never a client function
+    assert tool_use_id("toolu_01AbC") == "toolu_01AbC"
+    assert tool_use_id("call:1/2") == tool_use_id("call:1/2") == "call_1_2"
+
+
+def test_response_formats() -> None:
+    assert output_schema(None) is None
+    assert output_schema({"type": "text"}) is None
+    assert output_schema({"type": "json_object"}) == {"type": "object"}
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    assert output_schema({"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}) == schema
+    for bad, fragment in [
+        ({"type": "xml"}, "`response_format.type`"),
+        ({"type": "json_schema", "json_schema": {"name": "x"}}, "must be a JSON schema object"),
+        ({"type": "json_schema", "json_schema": {"schema": {"type": "nonsense"}}}, "not a valid JSON schema"),
+        ({"type": "json_schema", "json_schema": {"schema": {"type": "array"}}}, "must describe an object"),
+    ]:
+        with pytest.raises(TranslationError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+            output_schema(bad)
+
+
+def test_reasoning_mapping() -> None:
+    assert reasoning("high", None) == ("high", None)
+    assert reasoning("minimal", None) == ("low", None)
+    assert reasoning("none", None) == (None, ("disabled", None))
+    assert reasoning(None, {"type": "enabled", "budget_tokens": 2048}) == (None, ("enabled", 2048))
+    assert reasoning(None, {"type": "adaptive"}) == (None, ("adaptive", None))
+    with pytest.raises(TranslationError, match="reasoning_effort"):
+        reasoning("extreme", None)
+    with pytest.raises(TranslationError, match="budget_tokens"):
+        reasoning(None, {"type": "enabled", "budget_tokens": 10})
+
+
+def test_stop_sequences_validation() -> None:
+    assert stop_sequences("END") == ("END",)
+    assert stop_sequences(["a", "b"]) == ("a", "b")
+    for bad in ("", ["a"] * 5, [1], {"x": 1}):
+        with pytest.raises(TranslationError, match="`stop`"):
+            stop_sequences(bad)
+
+
+def _texts(items: list[object]) -> str:
+    return "".join(item.text for item in items if isinstance(item, TextDelta))
+
+
+def test_stop_filter_cuts_a_sequence_split_across_deltas() -> None:
+    stop = StopFilter(("STOP",))
+    items = [i for delta in ["one ST", "OP two", " three"] for i in stop.apply(TextDelta(delta))]
+    result = TurnResult(finish_reason="length", usage=Usage())
+    items += stop.apply(result)
+    assert _texts(items) == "one "
+    assert result.finish_reason == "stop"
+
+
+def test_stop_filter_releases_held_text_at_the_end() -> None:
+    stop = StopFilter(("<<END>>",))
+    items = [i for delta in ["ab", "c<<E"] for i in stop.apply(TextDelta(delta))]
+    result = TurnResult(finish_reason="stop", usage=Usage())
+    items += stop.apply(result)
+    assert _texts(items) == "abc<<E"
+    assert items[-1] is result
