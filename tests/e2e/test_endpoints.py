@@ -8,9 +8,10 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from conftest import Proxy
 from fake_anthropic import FakeAnthropic, Reply
 from test_chat import client_system_text, conversation_turns
+
+from conftest import Proxy
 
 pytestmark = pytest.mark.e2e
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import Proxy
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
 from test_chat import client_system_text
+
+from conftest import Proxy
 
 pytestmark = pytest.mark.e2e
 
