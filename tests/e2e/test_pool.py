@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from fake_anthropic import FakeAnthropic, Reply
+from fake_anthropic import FakeAnthropic, Reply, ToolUse
 from test_chat import client_system_text, conversation_turns
 
 from conftest import Proxy, base_env, start_proxy, stop_process, wait_for
@@ -249,3 +249,31 @@ def test_spares_are_tuned_per_deployment_in_model_info(tuned: Proxy) -> None:
     assert len(tuned.cli_processes()) == 1  # no spare for `lean`
     client.chat.completions.create(model="roomy", messages=[{"role": "user", "content": "x"}])
     assert wait_for(lambda: len(tuned.cli_processes()) == 1 + 1 + 2, timeout=15)  # roomy: used + 2 spares
+
+
+def test_tool_sets_are_part_of_the_key_and_tool_turns_never_return(
+    client: Any, pooled: Proxy, fake: FakeAnthropic
+) -> None:
+    prompt = system("tools")
+    weather = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+    fake.script(
+        Reply(text=[], tool_uses=[ToolUse("mcp__client__get_weather", {"city": "Oslo"})], stop_reason="tool_use")
+    )
+    first = client.chat.completions.create(
+        model="sonnet", messages=[prompt, {"role": "user", "content": "secret-oslo"}], tools=[weather]
+    )
+    assert first.choices[0].finish_reason == "tool_calls"
+    client.chat.completions.create(
+        model="sonnet", messages=[prompt, {"role": "user", "content": "next"}], tools=[weather]
+    )
+    client.chat.completions.create(model="sonnet", messages=[prompt, {"role": "user", "content": "plain"}])
+    _called, with_tools, plain = fake.message_requests()
+    assert "secret-oslo" not in str(with_tools.body["messages"])  # a clean process, not the one that called
+    offered = [[t["name"] for t in r.body.get("tools", []) if not t.get("defer_loading")] for r in (with_tools, plain)]
+    assert offered == [["mcp__client__get_weather"], []]

@@ -15,9 +15,9 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk.types import RateLimitInfo
 
-from litellm_claude_code.errors import UpstreamError, WorkerError
+from litellm_claude_code.errors import OutputError, UpstreamError, WorkerError
 from litellm_claude_code.stream import TurnAssembler
-from litellm_claude_code.types import ReasoningDelta, TextDelta, TurnResult
+from litellm_claude_code.types import ReasoningDelta, TextDelta, ToolCallDelta, TurnResult
 
 
 def event(payload: dict[str, Any], parent: str | None = None) -> StreamEvent:
@@ -182,3 +182,69 @@ def test_ending_after_message_stop_without_result_still_answers() -> None:
     assembler = TurnAssembler()
     feed_all(assembler, turn_events(["x"]))
     assert assembler.finish_without_result().finish_reason == "stop"
+
+
+def tool_block(index: int, name: str, tool_id: str, pieces: list[str]) -> list[StreamEvent]:
+    events = [
+        event(
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": {"type": "tool_use", "id": tool_id, "name": name, "input": {}},
+            }
+        )
+    ]
+    for piece in pieces:
+        events.append(
+            event(
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": piece},
+                }
+            )
+        )
+    return events
+
+
+def feed_all(assembler: TurnAssembler, messages: list[Any]) -> list[Any]:
+    return [item for message in messages for item in assembler.feed(message)]
+
+
+def test_client_tool_calls_become_indexed_deltas_and_others_are_dropped() -> None:
+    start, *middle, delta, stop = turn_events(["Checking."], stop_reason="tool_use")
+    blocks = [
+        *tool_block(2, "mcp__client__get_weather", "toolu_a", ['{"city":', ' "Paris"}']),
+        *tool_block(3, "Bash", "toolu_builtin", ['{"command": "id"}']),
+        *tool_block(4, "mcp__client__get_weather", "toolu_b", ['{"city": "Rome"}']),
+    ]
+    items = feed_all(TurnAssembler(), [start, *middle, *blocks, delta, stop])
+    calls = [i for i in items if isinstance(i, ToolCallDelta)]
+    assert calls == [
+        ToolCallDelta(index=0, id="toolu_a", name="get_weather"),
+        ToolCallDelta(index=0, arguments='{"city":'),
+        ToolCallDelta(index=0, arguments=' "Paris"}'),
+        ToolCallDelta(index=1, id="toolu_b", name="get_weather"),
+        ToolCallDelta(index=1, arguments='{"city": "Rome"}'),
+    ]
+    assert isinstance(items[-1], TurnResult) and items[-1].finish_reason == "tool_calls"
+
+
+def test_structured_output_streams_the_json_and_drops_prose() -> None:
+    start, *middle, delta, stop = turn_events(["Sure, here:"], stop_reason="tool_use")
+    assembler = TurnAssembler(structured=True)
+    items = feed_all(
+        assembler, [start, *middle, *tool_block(2, "StructuredOutput", "t", ['{"a":', " 1}"]), delta, stop]
+    )
+    assert [i.text for i in items if isinstance(i, TextDelta)] == ['{"a":', " 1}"]
+    assert not assembler.done  # waits for the CLI's verdict
+    [final] = assembler.feed(result(structured_output={"a": 1}))
+    assert isinstance(final, TurnResult)
+    assert (final.structured_output, final.finish_reason) == ({"a": 1}, "stop")
+
+
+def test_structured_output_the_cli_refused_is_an_output_error() -> None:
+    assembler = TurnAssembler(structured=True)
+    feed_all(assembler, turn_events([], stop_reason="tool_use"))
+    with pytest.raises(OutputError, match="did not match the requested JSON schema"):
+        assembler.feed(result(subtype="error_max_turns", is_error=True))
