@@ -207,10 +207,6 @@ def tool_block(index: int, name: str, tool_id: str, pieces: list[str]) -> list[S
     return events
 
 
-def feed_all(assembler: TurnAssembler, messages: list[Any]) -> list[Any]:
-    return [item for message in messages for item in assembler.feed(message)]
-
-
 def test_client_tool_calls_become_indexed_deltas_and_others_are_dropped() -> None:
     start, *middle, delta, stop = turn_events(["Checking."], stop_reason="tool_use")
     blocks = [
