@@ -28,6 +28,12 @@ SUPPORTED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"}
 # the CLI's own wording for resuming a turn, is sent after them.
 CONTINUE_PROMPT = "Continue from where you left off."
 _MAX_IMAGE_URL = 8192
+_SIGNATURES = {
+    "image/png": lambda raw: raw.startswith(b"\x89PNG\r\n\x1a\n"),
+    "image/jpeg": lambda raw: raw.startswith(b"\xff\xd8\xff"),
+    "image/gif": lambda raw: raw.startswith((b"GIF87a", b"GIF89a")),
+    "image/webp": lambda raw: raw[:4] == b"RIFF" and raw[8:12] == b"WEBP",
+}
 IMAGE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+);base64,(?P<data>.*)$", re.DOTALL)
 
@@ -222,7 +228,10 @@ def image_block(image_url: Any, where: str) -> ContentBlock:
         raise TranslationError(f"{where}: image type {media!r} is not supported ({supported})")
     data = "".join(match["data"].split())
     try:
-        base64.b64decode(data, validate=True)
+        raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise TranslationError(f"{where}: the image data is not valid base64") from exc
+    if not _SIGNATURES[media](raw):
+        # The CLI would swap an undecodable image for a note to the model.
+        raise TranslationError(f"{where}: the image data is not a {media} image")
     return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}

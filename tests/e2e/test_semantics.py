@@ -88,6 +88,7 @@ def test_images_in_earlier_turns_and_remote_urls(client: Any, fake: FakeAnthropi
     [
         ("file:///etc/passwd", "messages[0].content[1].image_url.url must be an http(s) URL"),
         ("data:image/svg+xml;base64,PHN2Zz4=", "image type 'image/svg+xml' is not supported"),
+        ("data:image/png;base64," + base64.b64encode(b"not a png").decode(), "is not a image/png image"),
     ],
 )
 def test_unsupported_images_are_400_naming_the_part(client: Any, fake: FakeAnthropic, url: str, fragment: str) -> None:

@@ -8,7 +8,7 @@ from litellm_claude_code.errors import TranslationError
 from litellm_claude_code.translate import CONTINUE_PROMPT, image_block, to_conversation
 from litellm_claude_code.types import Turn
 
-PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
+PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n...").decode()
 
 
 def text(value: str) -> dict[str, str]:
@@ -77,7 +77,7 @@ def test_data_url_image_becomes_image_block() -> None:
     image = conversation.prompt[1]
     assert image["type"] == "image"
     assert image["source"]["media_type"] == "image/png"
-    assert base64.b64decode(image["source"]["data"]) == b"\x89PNG fake"
+    assert base64.b64decode(image["source"]["data"]) == b"\x89PNG\r\n\x1a\n..."
 
 
 @pytest.mark.parametrize(
@@ -144,6 +144,7 @@ def test_bad_input_names_the_problem(messages: object, fragment: str) -> None:
         ("https://example.com/a b.png", "not a valid http(s) URL"),
         ("data:image/tiff;base64,AAAA", "image type 'image/tiff' is not supported"),
         ("data:image/png;base64,not base64!!", "not valid base64"),
+        ("data:image/jpeg;base64," + base64.b64encode(b"GIF89a").decode(), "not a image/jpeg image"),
         ("ftp://x", "must be an http(s) URL or a data:image"),
         ("", "non-empty string"),
     ],
@@ -156,7 +157,7 @@ def test_bad_images_are_refused(url: str, fragment: str) -> None:
 
 
 def test_jpg_media_type_is_normalised() -> None:
-    block = image_block("data:image/jpg;base64," + base64.b64encode(b"x").decode(), "here")
+    block = image_block("data:image/jpg;base64," + base64.b64encode(b"\xff\xd8\xff\xe0").decode(), "here")
     assert block["source"]["media_type"] == "image/jpeg"
 
 
