@@ -9,6 +9,7 @@ from typing import Any
 
 import openai
 import pytest
+from conftest import Proxy
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
 
 pytestmark = pytest.mark.e2e
@@ -205,3 +206,25 @@ def test_stop_sequence_cuts_the_answer(client: Any, fake: FakeAnthropic) -> None
     chunks = list(stream)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "alpha "
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+
+
+def test_max_completion_tokens_reaches_upstream(client: Any, fake: FakeAnthropic) -> None:
+    fake.script(Reply(text=["cut"], stop_reason="max_tokens"))
+    response = client.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "long"}], max_completion_tokens=7
+    )
+    assert response.choices[0].finish_reason == "length"
+    assert fake.message_requests()[0].body["max_tokens"] == 7
+
+
+def test_sampling_parameters_are_accepted_and_reported_once(client: Any, fake: FakeAnthropic, proxy: Proxy) -> None:
+    for _ in range(2):
+        response = client.chat.completions.create(
+            model="sonnet", messages=[{"role": "user", "content": "x"}], temperature=0.2, top_p=0.9, seed=7
+        )
+        assert response.choices[0].message.content == "Hello from fake Claude."
+    body = fake.message_requests()[0].body
+    assert "top_p" not in body and body.get("temperature") != 0.2  # Claude Code cannot pass them on
+    log = proxy.log_text()
+    for name in ("temperature", "top_p", "seed"):
+        assert log.count(f"`{name}` is not supported by Claude Code and is ignored") == 1
