@@ -9,8 +9,9 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import Proxy
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
+
+from conftest import Proxy
 
 pytestmark = pytest.mark.e2e
 
