@@ -22,9 +22,10 @@ from .auth import resolve_credentials
 from .config import DeploymentTuning, Settings, request_timeout
 from .environment import cli_environment
 from .errors import OutputError, TranslationError
+from .params import IGNORED, LEGACY, output_schema, reasoning, stop_sequences
 from .pool import Lease, Pool
 from .session import CLISession, LaunchSpec, build_options
-from .stream import TurnAssembler
+from .stream import StopFilter, TurnAssembler
 from .tools import ToolPlan
 from .tools import plan as plan_tools
 from .translate import to_conversation
@@ -33,25 +34,8 @@ from .types import Conversation, ReasoningDelta, StreamItem, TextDelta, ToolCall
 logger = logging.getLogger(__name__)
 
 # A model name becomes a CLI argument: keep it to characters model ids use.
+_reported: set[str] = set()  # ignored parameters already logged
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]/-]{0,127}$")
-
-# Legacy OpenAI function calling: refused with a pointer to its replacement.
-_LEGACY = {"functions": "tools", "function_call": "tool_choice"}
-# Accepted, but Claude Code has no way to pass them on: said once in the log.
-IGNORED = (
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "parallel_tool_calls",
-)
-EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
-_reported: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -95,7 +79,7 @@ def prepare(
     name = model.split("/", 1)[1] if model.startswith("claude-code/") else model
     if not _MODEL_NAME.match(name):
         raise TranslationError(f"invalid model name {model!r}")
-    for key, instead in _LEGACY.items():
+    for key, instead in LEGACY.items():
         if params.get(key):
             raise TranslationError(f"legacy `{key}` is not supported; use `{instead}`")
     n = params.get("n")
@@ -148,117 +132,6 @@ def _with_instruction(system_prompt: str | None, instruction: str | None) -> str
     if instruction is None:
         return system_prompt
     return f"{system_prompt}\n\n{instruction}" if system_prompt else instruction
-
-
-def output_schema(response_format: Any) -> dict[str, Any] | None:
-    """The JSON schema the answer must match, or None for plain text.
-
-    Raises:
-        TranslationError: an unknown type or an invalid schema.
-    """
-    if response_format is None:
-        return None
-    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
-    if kind == "text":
-        return None
-    if kind == "json_object":
-        return {"type": "object"}
-    if kind == "json_schema":
-        holder = response_format.get("json_schema")
-        schema = holder.get("schema") if isinstance(holder, Mapping) else None
-        if not isinstance(schema, Mapping):
-            raise TranslationError("`response_format.json_schema.schema` must be a JSON schema object")
-        try:
-            jsonschema.Draft202012Validator.check_schema(dict(schema))
-        except jsonschema.SchemaError as exc:
-            raise TranslationError(
-                f"`response_format.json_schema.schema` is not a valid JSON schema: {exc.message}"
-            ) from exc
-        if schema.get("type") != "object":
-            raise TranslationError('`response_format.json_schema.schema` must describe an object ("type": "object")')
-        return dict(schema)
-    raise TranslationError("`response_format.type` must be 'text', 'json_object' or 'json_schema'")
-
-
-def reasoning(effort: Any, thinking: Any) -> tuple[str | None, tuple[str, int | None] | None]:
-    """OpenAI ``reasoning_effort`` and Anthropic ``thinking`` as CLI options.
-
-    Raises:
-        TranslationError: a value Claude Code has no equivalent for.
-    """
-    chosen_effort: str | None = None
-    chosen_thinking: tuple[str, int | None] | None = None
-    if effort is not None:
-        if effort == "none":
-            chosen_thinking = ("disabled", None)
-        elif effort in EFFORTS:
-            chosen_effort = EFFORTS[effort]
-        else:
-            raise TranslationError(f"`reasoning_effort` must be one of none, {', '.join(EFFORTS)}; got {effort!r}")
-    if thinking is not None:
-        kind = thinking.get("type") if isinstance(thinking, Mapping) else None
-        if kind == "enabled":
-            budget = thinking.get("budget_tokens")
-            if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1024:
-                raise TranslationError("`thinking.budget_tokens` must be an integer of at least 1024")
-            chosen_thinking = ("enabled", budget)
-        elif kind in ("disabled", "adaptive"):
-            chosen_thinking = (kind, None)
-        else:
-            raise TranslationError("`thinking.type` must be 'enabled', 'adaptive' or 'disabled'")
-    return chosen_effort, chosen_thinking
-
-
-def stop_sequences(stop: Any) -> tuple[str, ...]:
-    if stop is None:
-        return ()
-    stops = [stop] if isinstance(stop, str) else stop
-    if not isinstance(stops, list) or len(stops) > 4 or not all(isinstance(s, str) and s for s in stops):
-        raise TranslationError("`stop` must be a non-empty string or a list of up to 4 non-empty strings")
-    return tuple(stops)
-
-
-class StopFilter:
-    """Cuts the text at the first stop sequence, holding back just enough to
-    see a sequence that arrives split across deltas."""
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self.stops = stops
-        self.hit = False
-        self._pending = ""
-        self._hold = max((len(stop) for stop in stops), default=1) - 1
-
-    def feed(self, text: str) -> str:
-        if self.hit or not self.stops:
-            return "" if self.hit else text
-        self._pending += text
-        cuts = [i for i in (self._pending.find(stop) for stop in self.stops) if i >= 0]
-        if cuts:
-            self.hit = True
-            out, self._pending = self._pending[: min(cuts)], ""
-            return out
-        keep = len(self._pending) - self._hold
-        out, self._pending = self._pending[:keep], self._pending[keep:]
-        return out
-
-    def flush(self) -> str:
-        out, self._pending = ("" if self.hit else self._pending), ""
-        return out
-
-    def apply(self, item: StreamItem) -> list[StreamItem]:
-        """What of ``item`` the client gets: text up to a stop, nothing after
-        it, and the held-back tail before the result."""
-        if isinstance(item, TextDelta):
-            text = self.feed(item.text)
-            return [TextDelta(text)] if text else []
-        if isinstance(item, TurnResult):
-            tail = self.flush()
-            if self.hit:
-                item.finish_reason = "stop"
-            return [TextDelta(tail), item] if tail else [item]
-        if isinstance(item, ToolCallDelta) and self.hit:
-            return []
-        return [item]
 
 
 async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> AsyncGenerator[StreamItem, None]:

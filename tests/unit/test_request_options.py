@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from litellm_claude_code.errors import TranslationError
+from litellm_claude_code.params import output_schema, reasoning, stop_sequences
+from litellm_claude_code.stream import StopFilter
 from litellm_claude_code.tools import client_name, plan, tool_use_id
-from litellm_claude_code.turn import StopFilter, output_schema, reasoning, stop_sequences
 from litellm_claude_code.types import TextDelta, TurnResult, Usage
 
 WEATHER = {

@@ -1,0 +1,98 @@
+"""OpenAI request parameters that become CLI options: pure validation.
+
+Each function names the parameter it refuses, so the proxy can answer 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+from .errors import TranslationError
+
+# Legacy OpenAI function calling: refused with a pointer to its replacement.
+LEGACY = {"functions": "tools", "function_call": "tool_choice"}
+# Accepted, but Claude Code has no way to pass them on: said once in the log.
+IGNORED = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "parallel_tool_calls",
+)
+EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
+
+
+def output_schema(response_format: Any) -> dict[str, Any] | None:
+    """The JSON schema the answer must match, or None for plain text.
+
+    Raises:
+        TranslationError: an unknown type or an invalid schema.
+    """
+    if response_format is None:
+        return None
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "object"}
+    if kind == "json_schema":
+        holder = response_format.get("json_schema")
+        schema = holder.get("schema") if isinstance(holder, Mapping) else None
+        if not isinstance(schema, Mapping):
+            raise TranslationError("`response_format.json_schema.schema` must be a JSON schema object")
+        try:
+            jsonschema.Draft202012Validator.check_schema(dict(schema))
+        except jsonschema.SchemaError as exc:
+            raise TranslationError(
+                f"`response_format.json_schema.schema` is not a valid JSON schema: {exc.message}"
+            ) from exc
+        if schema.get("type") != "object":
+            raise TranslationError('`response_format.json_schema.schema` must describe an object ("type": "object")')
+        return dict(schema)
+    raise TranslationError("`response_format.type` must be 'text', 'json_object' or 'json_schema'")
+
+
+def reasoning(effort: Any, thinking: Any) -> tuple[str | None, tuple[str, int | None] | None]:
+    """OpenAI ``reasoning_effort`` and Anthropic ``thinking`` as CLI options.
+
+    Raises:
+        TranslationError: a value Claude Code has no equivalent for.
+    """
+    chosen_effort: str | None = None
+    chosen_thinking: tuple[str, int | None] | None = None
+    if effort is not None:
+        if effort == "none":
+            chosen_thinking = ("disabled", None)
+        elif effort in EFFORTS:
+            chosen_effort = EFFORTS[effort]
+        else:
+            raise TranslationError(f"`reasoning_effort` must be one of none, {', '.join(EFFORTS)}; got {effort!r}")
+    if thinking is not None:
+        kind = thinking.get("type") if isinstance(thinking, Mapping) else None
+        if kind == "enabled":
+            budget = thinking.get("budget_tokens")
+            if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1024:
+                raise TranslationError("`thinking.budget_tokens` must be an integer of at least 1024")
+            chosen_thinking = ("enabled", budget)
+        elif kind in ("disabled", "adaptive"):
+            chosen_thinking = (kind, None)
+        else:
+            raise TranslationError("`thinking.type` must be 'enabled', 'adaptive' or 'disabled'")
+    return chosen_effort, chosen_thinking
+
+
+def stop_sequences(stop: Any) -> tuple[str, ...]:
+    if stop is None:
+        return ()
+    stops = [stop] if isinstance(stop, str) else stop
+    if not isinstance(stops, list) or len(stops) > 4 or not all(isinstance(s, str) and s for s in stops):
+        raise TranslationError("`stop` must be a non-empty string or a list of up to 4 non-empty strings")
+    return tuple(stops)
