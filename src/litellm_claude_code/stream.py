@@ -77,6 +77,7 @@ class TurnAssembler:
         self._last_status: int | None = None
         self._retry_after: int | None = None
         self._calls: dict[int, int] = {}  # content block index -> tool call index
+        self._silent_calls: set[int] = set()  # call blocks with no argument text yet
         self._structured_block: int | None = None
         self._schema_problem: str | None = None
 
@@ -131,6 +132,9 @@ class TurnAssembler:
             return []
         if kind == "content_block_start":
             return self._on_block_start(event.get("index"), event.get("content_block") or {})
+        if kind == "content_block_stop" and event.get("index") in self._silent_calls:
+            self._silent_calls.discard(event["index"])
+            return [ToolCallDelta(index=self._calls[event["index"]], arguments="{}")]  # a call without input
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "input_json_delta":
@@ -164,6 +168,7 @@ class TurnAssembler:
             return []  # not a client function: nothing of it reaches the client
         self._saw_delta = True
         self._calls[index] = self.tool_calls
+        self._silent_calls.add(index)
         self.tool_calls += 1
         return [ToolCallDelta(index=self._calls[index], id=block.get("id"), name=function)]
 
@@ -173,6 +178,7 @@ class TurnAssembler:
         if index == self._structured_block:
             return [TextDelta(partial)]
         if index in self._calls:
+            self._silent_calls.discard(index)
             return [ToolCallDelta(index=self._calls[index], arguments=partial)]
         return []
 

@@ -244,3 +244,10 @@ def test_structured_output_the_cli_refused_is_an_output_error() -> None:
     feed_all(assembler, turn_events([], stop_reason="tool_use"))
     with pytest.raises(OutputError, match="did not match the requested JSON schema"):
         assembler.feed(result(subtype="error_max_turns", is_error=True))
+
+
+def test_a_call_without_input_still_gets_json_arguments() -> None:
+    start, *_, delta, stop = turn_events([], stop_reason="tool_use")
+    blocks = [*tool_block(0, "mcp__client__now", "toolu_n", []), event({"type": "content_block_stop", "index": 0})]
+    calls = [i for i in feed_all(TurnAssembler(), [start, *blocks, delta, stop]) if isinstance(i, ToolCallDelta)]
+    assert calls == [ToolCallDelta(index=0, id="toolu_n", name="now"), ToolCallDelta(index=0, arguments="{}")]
