@@ -57,6 +57,10 @@ build() {  # context, extra args...
     buildah bud --layers --format docker --build-arg "BASE_IMAGE=$base_tag" \
         --secret "id=ca_bundle,src=$ca" -t "$image" "$@" "$context"
 }
+# Earlier runs leave chains of untagged layers with the same content; the
+# rebuild's cache lookup may follow one of those instead of this run's. Drop
+# them so the cache check below sees only this run's layers.
+buildah rmi --prune >/dev/null 2>&1 || true
 start=$(date +%s)
 build "$here" --no-cache > "$work/build-cold.log" 2>&1 || { tail -40 "$work/build-cold.log"; fail "cold build"; }
 cold=$(( $(date +%s) - start ))
@@ -70,9 +74,13 @@ echo "# touched by check-image.sh" >> "$work/src/litellm_claude_code/cli.py"
 start=$(date +%s)
 build "$work" > "$work/build-warm.log" 2>&1 || { tail -40 "$work/build-warm.log"; fail "rebuild"; }
 warm=$(( $(date +%s) - start ))
-# The step after the dependency install must say it came from the cache.
-awk '/requirements.lock/ && /pip install/ {found=1; next} found && NF {print; exit}' "$work/build-warm.log" \
-    | grep -q "Using cache" || fail "the rebuild did not reuse the dependency layer"
+# The dependency install step's result line must say it came from the cache
+# (other output, such as warnings, may come between the step and its result).
+if ! awk '/requirements.lock/ && /pip install/ {found=1; next} found && /^-->/ {print; exit}' "$work/build-warm.log" \
+    | grep -q "Using cache"; then
+    grep -n -A3 "pip install --no-compile" "$work/build-warm.log" | head -20
+    fail "the rebuild did not reuse the dependency layer"
+fi
 ok "rebuild after a source change in ${warm} s (dependency layers from cache)"
 
 # -- size ----------------------------------------------------------------------
