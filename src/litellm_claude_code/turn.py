@@ -33,8 +33,8 @@ from .types import Conversation, ReasoningDelta, StreamItem, TextDelta, ToolCall
 
 logger = logging.getLogger(__name__)
 
-# A model name becomes a CLI argument: keep it to characters model ids use.
 _reported: set[str] = set()  # ignored parameters already logged
+# A model name becomes a CLI argument: keep it to characters model ids use.
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]/-]{0,127}$")
 
 
@@ -156,18 +156,15 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) 
             async for item in items:
                 if isinstance(item, ToolCallDelta) and item.name:
                     names.append(item.name)
-                item_list = stop.apply(item)
+                visible = stop.apply(item)
                 if held is not None and not turn.tools.satisfied_by(names):
-                    held.extend(i for i in item_list if not isinstance(i, TurnResult))
-                    if any(isinstance(i, TurnResult) for i in item_list):
+                    held.extend(i for i in visible if not isinstance(i, TurnResult))
+                    if any(isinstance(i, TurnResult) for i in visible):
                         break  # the turn ended without the call: try again, or fail
                     continue
-                if held:
-                    for previous in held:
-                        yield previous
-                held = None
-                for out in item_list:
+                for out in [*(held or []), *visible]:
                     yield out
+                held = None
             else:
                 return
         finally:
