@@ -62,6 +62,13 @@ class OutputError(ClaudeCodeError):
     call, a JSON schema): an error, never an answer that looks valid."""
 
 
+class SchemaMismatch(OutputError):
+    """The structured answer does not match the request's JSON schema."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"The answer did not match the requested JSON schema: {problem}")
+
+
 class RequestTimeout(ClaudeCodeError):
     """The request did not finish within its timeout."""
 

@@ -84,16 +84,20 @@ def _thinking(setting: tuple[str, int | None] | None) -> Any:
     return ThinkingConfigAdaptive(type="adaptive")
 
 
+_NOT_HERE = "Client functions run on the client, not here."
+
+
 async def _refuse(args: dict[str, Any]) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": "Client functions run on the client, not here."}], "is_error": True}
+    return {"content": [{"type": "text", "text": _NOT_HERE}], "is_error": True}
 
 
-async def _deny(
+async def _permission(
     name: str, tool_input: dict[str, Any], context: ToolPermissionContext
 ) -> PermissionResultAllow | PermissionResultDeny:
-    if name == STRUCTURED_OUTPUT_TOOL:  # the CLI's own answer-as-JSON tool, which runs nothing
+    """Deny every tool but the CLI's own answer-as-JSON tool, which runs nothing."""
+    if name == STRUCTURED_OUTPUT_TOOL:
         return PermissionResultAllow()
-    return PermissionResultDeny(message="Client functions run on the client, not here.", interrupt=True)
+    return PermissionResultDeny(message=_NOT_HERE, interrupt=True)
 
 
 def _client_tools(specs: Sequence[ToolSpec]) -> dict[str, Any]:
@@ -130,7 +134,7 @@ def build_options(spec: LaunchSpec, conversation: Conversation) -> ClaudeAgentOp
     )
     if spec.tools:
         options.mcp_servers = _client_tools(spec.tools)
-        options.can_use_tool = _deny
+        options.can_use_tool = _permission
     if spec.output_schema_json is not None:
         options.output_format = {"type": "json_schema", "schema": json.loads(spec.output_schema_json)}
     if conversation.history:

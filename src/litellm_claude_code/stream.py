@@ -31,7 +31,7 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from .errors import OutputError, UpstreamError, WorkerError
+from .errors import SchemaMismatch, UpstreamError, WorkerError
 from .session import STRUCTURED_OUTPUT_TOOL
 from .tools import client_name
 from .types import FinishReason, ReasoningDelta, StreamItem, TextDelta, ToolCallDelta, TurnResult, Usage
@@ -198,10 +198,10 @@ class TurnAssembler:
                 items.append(ReasoningDelta(block.thinking))
             elif isinstance(block, TextBlock) and block.text and not self.structured:
                 items.append(TextDelta(block.text))
-            elif isinstance(block, ToolUseBlock) and client_name(block.name) is not None:
+            elif isinstance(block, ToolUseBlock) and (function := client_name(block.name)) is not None:
                 index, self.tool_calls = self.tool_calls, self.tool_calls + 1
                 arguments = json.dumps(block.input)
-                items.append(ToolCallDelta(index=index, id=block.id, name=client_name(block.name), arguments=arguments))
+                items.append(ToolCallDelta(index=index, id=block.id, name=function, arguments=arguments))
         self._saw_delta = bool(items)
         self.model = message.model or self.model
         self.stop_reason = message.stop_reason or self.stop_reason
@@ -212,8 +212,7 @@ class TurnAssembler:
     def _on_result(self, message: ResultMessage) -> list[StreamItem]:
         if self.structured and self._error is None and (message.is_error or message.structured_output is None):
             self.done = True
-            problem = self._schema_problem or "the model did not return structured output"
-            raise OutputError(f"The answer did not match the requested JSON schema: {problem}")
+            raise SchemaMismatch(self._schema_problem or "the model did not return structured output")
         if message.is_error or self._error is not None:
             error = self._error or UpstreamError(
                 message="; ".join(message.errors or []) or message.result or message.subtype,
@@ -258,8 +257,10 @@ class StopFilter:
         self._hold = max((len(stop) for stop in stops), default=1) - 1
 
     def feed(self, text: str) -> str:
-        if self.hit or not self.stops:
-            return "" if self.hit else text
+        if self.hit:
+            return ""
+        if not self.stops:
+            return text
         self._pending += text
         cuts = [i for i in (self._pending.find(stop) for stop in self.stops) if i >= 0]
         if cuts:

@@ -79,7 +79,7 @@ class ToolPlan:
         return bool(names)
 
 
-def upstream_name(name: str | None) -> str:
+def upstream_name(name: str) -> str:
     return f"{PREFIX}{name}"
 
 

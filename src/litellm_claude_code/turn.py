@@ -21,7 +21,7 @@ import jsonschema
 from .auth import resolve_credentials
 from .config import DeploymentTuning, Settings, request_timeout
 from .environment import cli_environment
-from .errors import OutputError, TranslationError
+from .errors import OutputError, SchemaMismatch, TranslationError
 from .params import IGNORED, LEGACY, output_schema, reasoning, stop_sequences
 from .pool import Lease, Pool
 from .session import CLISession, LaunchSpec, build_options
@@ -242,7 +242,7 @@ def _check_schema(value: Any, schema: dict[str, Any]) -> None:
     try:
         jsonschema.validate(value, schema)
     except jsonschema.ValidationError as exc:
-        raise OutputError(f"The answer did not match the requested JSON schema: {exc.message}") from exc
+        raise SchemaMismatch(exc.message) from exc
 
 
 async def collect(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> Answer:
