@@ -210,7 +210,8 @@ class TurnAssembler:
         return items
 
     def _on_result(self, message: ResultMessage) -> list[StreamItem]:
-        if self.structured and self._error is None and (message.is_error or message.structured_output is None):
+        upstream_failed = self._error is not None or message.api_error_status is not None
+        if self.structured and not upstream_failed and (message.is_error or message.structured_output is None):
             self.done = True
             raise SchemaMismatch(self._schema_problem or "the model did not return structured output")
         if message.is_error or self._error is not None:

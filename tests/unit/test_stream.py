@@ -251,3 +251,10 @@ def test_a_call_without_input_still_gets_json_arguments() -> None:
     blocks = [*tool_block(0, "mcp__client__now", "toolu_n", []), event({"type": "content_block_stop", "index": 0})]
     calls = [i for i in feed_all(TurnAssembler(), [start, *blocks, delta, stop]) if isinstance(i, ToolCallDelta)]
     assert calls == [ToolCallDelta(index=0, id="toolu_n", name="now"), ToolCallDelta(index=0, arguments="{}")]
+
+
+def test_an_upstream_failure_in_structured_mode_stays_an_upstream_error() -> None:
+    assembler = TurnAssembler(structured=True)
+    with pytest.raises(UpstreamError) as caught:
+        assembler.feed(result(subtype="error_during_execution", is_error=True, api_error_status=529))
+    assert caught.value.status == 529
