@@ -71,7 +71,8 @@ def main() -> None:
 def serve(host: str, port: int, config_file: Path | None) -> None:
     """Start the LiteLLM proxy with the claude-code provider."""
     try:
-        Settings.from_env().ensure_dirs()
+        settings = Settings.from_env()
+        settings.ensure_dirs()
         key = ensure_master_key()
     except (ConfigError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -82,26 +83,25 @@ def serve(host: str, port: int, config_file: Path | None) -> None:
     click.echo("Clients authenticate with the master key as their OpenAI API key.", err=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"Listening on {host}: reachable from other machines; keep the master key secret.", err=True)
-    env = dict(os.environ)
-    env["LITELLM_MASTER_KEY"] = key.value
+    os.environ["LITELLM_MASTER_KEY"] = key.value
     # The cost map bundled with LiteLLM, not a download at every start.
-    env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    config = config_file or embedded_config_path()
-    argv = [
-        sys.executable,
-        "-m",
-        "litellm.proxy.proxy_cli",
-        "--config",
-        str(config),
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Replace this process: signals (Ctrl-C, docker stop) reach the proxy directly.
-    os.execve(sys.executable, argv, env)
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    _run_proxy(config_file or embedded_config_path(), host, port, settings.shutdown_grace)
+
+
+def _run_proxy(config: Path, host: str, port: int, grace: float) -> None:
+    """LiteLLM's own proxy command, in this process, its app wrapped by :class:`ServingApp`
+    (uvicorn loads the app by its module path, so the wrapper goes there)."""
+    from litellm.proxy import proxy_server
+    from litellm.proxy.proxy_cli import run_server
+
+    from . import __getattr__ as package_attribute
+    from .asgi import ServingApp
+
+    provider = package_attribute("handler")
+    proxy_server.app = ServingApp(proxy_server.app, lambda: provider.drain(grace))  # type: ignore[assignment]
+    argv = ["--config", str(config), "--host", host, "--port", str(port)]
+    run_server.main(args=argv, prog_name="litellm", standalone_mode=False)
 
 
 @main.command()

@@ -19,6 +19,9 @@ Environment variables (all optional):
 - ``LITELLM_CLAUDE_CODE_IDLE_TTL``: seconds an idle process is kept (default 300).
 - ``LITELLM_CLAUDE_CODE_SPARES``: clean processes kept ready per model and
   system prompt in use (default 2: one is always ready while another resets).
+- ``LITELLM_CLAUDE_CODE_SHUTDOWN_GRACE``: seconds running requests get to
+  finish after SIGTERM before their CLI is ended (default 10, within
+  Docker's default stop timeout).
 
 A deployment's ``litellm_params`` may set ``api_key`` (credential),
 ``api_base`` (the Anthropic base URL) and ``timeout``: LiteLLM's own
@@ -68,6 +71,7 @@ class Settings:
     max_queue: int = 16
     idle_ttl: float = 300.0
     spares: int = 2
+    shutdown_grace: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -90,6 +94,7 @@ class Settings:
             max_queue=_non_negative_int(*_env(environ, "MAX_QUEUE"), 16),
             idle_ttl=_positive_float(*_env(environ, "IDLE_TTL"), 300.0),
             spares=_non_negative_int(*_env(environ, "SPARES"), 2),
+            shutdown_grace=_non_negative_float(*_env(environ, "SHUTDOWN_GRACE"), 10.0),
         )
 
     def for_deployment(self, api_base: str | None, tuning: DeploymentTuning | None = None) -> Settings:
@@ -112,11 +117,12 @@ class Settings:
         return self.state_dir / "home"
 
     @property
-    def tmp_dir(self) -> Path:
-        return self.state_dir / "tmp"
+    def runs_dir(self) -> Path:
+        """Scratch space of running providers (see :mod:`workdirs`)."""
+        return self.state_dir / "run"
 
     def ensure_dirs(self) -> None:
-        for path in (self.state_dir, self.workspace, self.private_home, self.tmp_dir):
+        for path in (self.state_dir, self.workspace, self.private_home, self.runs_dir):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
@@ -189,6 +195,18 @@ def _positive_float(raw: Any, name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _non_negative_float(raw: Any, name: str, default: float) -> float:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
     return value
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,19 +26,16 @@ class Check:
 
 
 def find_cli(settings: Settings) -> Path | None:
-    """The CLI the SDK will run: configured path, bundled binary, then PATH."""
-    if settings.cli_path:
-        return Path(settings.cli_path)
+    """The CLI the SDK will run, found the way the SDK finds it."""
     try:
-        import claude_agent_sdk
-
-        bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
-        if bundled.is_file():
-            return bundled
-    except ImportError:
+        from ._sdk_compat import CLINotFoundError
+        from ._sdk_compat import find_cli as sdk_find_cli
+    except ImportError:  # no SDK installed
         return None
-    found = shutil.which("claude")
-    return Path(found) if found else None
+    try:
+        return Path(sdk_find_cli(settings.cli_path))
+    except CLINotFoundError:
+        return None
 
 
 def check_cli(settings: Settings) -> Check:

@@ -1,9 +1,8 @@
 """The environment a CLI process gets: an allowlist, never the proxy's secrets.
 
-The SDK starts the CLI with the parent's whole environment and lays
-``options.env`` over it. So besides the allowed values, every other inherited
-name is set to the empty string: ``LITELLM_MASTER_KEY``, database URLs and
-other providers' keys reach the CLI as blanks.
+The CLI gets exactly this mapping (see ``_sdk_compat.LockedDownTransport``):
+no other name of the proxy's environment reaches it, not even as a blank, so
+``LITELLM_MASTER_KEY``, database URLs and other providers' keys stay out.
 """
 
 from __future__ import annotations
@@ -46,9 +45,6 @@ PASSTHROUGH = frozenset(
     }
 )
 
-# Credential variables: only the chosen one is set, the others are blanked.
-CREDENTIAL_NAMES = ("CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
-
 
 def cli_environment(
     settings: Settings,
@@ -56,10 +52,9 @@ def cli_environment(
     *,
     environ: Mapping[str, str] = os.environ,
 ) -> dict[str, str]:
-    """The ``ClaudeAgentOptions.env`` for one CLI process."""
-    env: dict[str, str] = {name: "" for name in environ}
+    """The whole environment of one CLI process (its temp dir is added per process)."""
     allowed = PASSTHROUGH | set(settings.pass_env)
-    env.update({name: value for name, value in environ.items() if name in allowed})
+    env = {name: value for name, value in environ.items() if name in allowed}
     if credentials.kind == "login":
         # The CLI's own login lives under the user's HOME (or CLAUDE_CONFIG_DIR).
         if "HOME" in environ:
@@ -71,8 +66,6 @@ def cli_environment(
         env["ANTHROPIC_BASE_URL"] = settings.base_url
     env.update(
         {
-            "CLAUDE_CODE_TMPDIR": str(settings.tmp_dir),
-            "TMPDIR": str(settings.tmp_dir),
             "CLAUDE_CODE_MAX_RETRIES": str(settings.cli_max_retries),
             # A server has no use for telemetry, update checks or feature-flag
             # fetches; they also cost start-up time and leak nothing useful.
@@ -80,6 +73,10 @@ def cli_environment(
             "DISABLE_AUTOUPDATER": "1",
             # A stalled stream must fail, not be retried without streaming.
             "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
+            # After a refusal the CLI calls the upstream again by itself ("continuing once
+            # with that noted") or may switch models; the answer ends at the refusal instead.
+            "CLAUDE_CODE_DISABLE_REFUSAL_RETRY": "1",
+            "CLAUDE_CODE_DISABLE_REFUSAL_FALLBACK": "1",
         }
     )
     return env

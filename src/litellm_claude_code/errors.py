@@ -9,6 +9,7 @@ ClaudeCodeError
 ├─ OutputError            the model ignored a hard constraint → 502 (tool_choice, JSON schema)
 ├─ RequestTimeout         the request ran out of time         → 408
 ├─ PoolFull               every process busy, queue full      → 429 + Retry-After
+├─ PoolClosed             the proxy is shutting down          → 503
 └─ UpstreamError          the Anthropic API refused the call  → by status
 ```
 
@@ -85,6 +86,13 @@ class PoolFull(ClaudeCodeError):
         super().__init__(message)
 
 
+class PoolClosed(ClaudeCodeError):
+    """The pool is draining (the proxy is stopping): no new work is taken."""
+
+    def __init__(self) -> None:
+        super().__init__("the proxy is shutting down; retry on another instance or in a moment")
+
+
 @dataclass
 class UpstreamError(ClaudeCodeError):
     """The Anthropic API answered with an error the CLI reported to us."""
@@ -148,6 +156,8 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
         return litellm.APIError(status_code=502, message=f"claude-code: {exc}", **kwargs)
     if isinstance(exc, UpstreamError):
         return _upstream_to_litellm(exc, model)
+    if isinstance(exc, PoolClosed):
+        return litellm.ServiceUnavailableError(message=f"claude-code: {exc}", **kwargs)
     if isinstance(exc, PoolFull):
         return _rate_limited(f"claude-code: {exc}. Retry after {exc.retry_after} s.", exc.retry_after, model)
     return litellm.InternalServerError(message=f"claude-code provider failed: {type(exc).__name__}: {exc}", **kwargs)

@@ -1,48 +1,84 @@
-"""Warm Claude Code processes, reused across requests, with bounded concurrency.
+"""Warm Claude Code processes, reused across requests, with hard caps.
 
-A process is keyed by everything fixed at its launch (model, system prompt,
-environment: credentials and output limit included, CLI path, working
-directory). For a request the pool picks, in order:
+A process is keyed by its :class:`LaunchSpec` (model, system prompt,
+environment, tools, ...). For a request the pool picks, in order:
 
 1. ``continue``: an idle process whose conversation is exactly the request's
-   history (the client sent back its last reply): only the new turn is sent,
-   so nothing is replayed and the upstream prompt cache keeps working;
+   history (the client sent back its last reply): only the new turn is sent;
 2. ``fresh``: an idle process of the key that holds no conversation;
 3. ``reset``: an idle process of the key that holds another conversation,
-   after ``/clear`` (refused and replaced unless the CLI confirms a new session);
-4. ``start``: a new process (with the history resumed from a transcript,
-   when there is history).
+   after ``/clear`` (replaced unless the CLI confirms a new session);
+4. ``start``: a new process (with the history resumed from a transcript).
 
-At most ``max_processes`` requests run at once and at most ``max_queue`` wait;
-past both the pool refuses at once (429 upstream of here). A waiting request's
-time counts against its timeout. After use a process returns idle only if its
-turn completed; a cancelled, failed or cut-short turn ends the process.
-Spare processes are started ahead of demand for keys in use, and idle ones
-are trimmed after ``idle_ttl`` seconds.
+**The caps hold at every instant.** Every process counts against
+``max_processes`` from the moment it is started until it has exited:
+starting, idle, leased, resetting and closing ones alike. At most
+``max_processes`` requests run at once and at most ``max_queue`` wait; past
+both the pool refuses at once (429 upstream of here). A request that needs a
+new process at the cap ends the longest-idle one first, or waits for a
+background start or reset to finish. A waiting request's time counts against
+its timeout.
+
+**Every state change is synchronous** (``_set``), so a cancellation at any
+``await`` leaves the books right: a lease that is abandoned half way (the
+client left during ``/clear``, say) ends its process. After use a process
+returns idle only if its turn completed. Spare processes are started ahead
+of demand for keys in use, and idle ones are trimmed after ``idle_ttl``.
+
+``drain()`` is the graceful stop: no new requests, queued ones fail at once,
+running ones get a grace period, then every process is ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from claude_agent_sdk import ClaudeAgentOptions
-
-from .errors import PoolFull, RequestTimeout
-from .session import CLISession, LaunchSpec, build_options
+from .errors import PoolClosed, PoolFull, RequestTimeout
+from .options import LaunchSpec
 from .types import Conversation, Turn
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["continue", "fresh", "reset", "start"]
 PoolKey = tuple[object, ...]
-SessionFactory = Callable[[ClaudeAgentOptions], CLISession]
+
+
+class Session(Protocol):
+    """What the pool needs of a CLI process (see :class:`session.CLISession`)."""
+
+    state: str
+
+    @property
+    def alive(self) -> bool: ...
+
+    async def start(self, timeout: float) -> None: ...
+
+    async def reset(self, timeout: float = 5.0) -> bool: ...
+
+    async def close(self) -> None: ...
+
+    def kill_now(self) -> None: ...
+
+
+# Makes a session for a launch spec and the conversation it starts with; the
+# callback tells the pool when the process has ended on its own.
+SessionFactory = Callable[[LaunchSpec, Conversation, Callable[[Any], None]], Session]
+
+
+class State(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    LEASED = "leased"
+    RESETTING = "resetting"
+    CLOSING = "closing"
 
 
 @dataclass(frozen=True)
@@ -54,28 +90,13 @@ class PoolLimits:
     start_timeout: float = 60.0
 
 
-def pool_key(spec: LaunchSpec) -> PoolKey:
-    return (
-        spec.model,
-        spec.system_prompt,
-        tuple(sorted(spec.env.items())),
-        spec.cli_path,
-        spec.cwd,
-        spec.tools,
-        spec.effort,
-        spec.thinking,
-        spec.output_schema_json,
-    )
-
-
 @dataclass(eq=False)
 class Entry:
-    session: CLISession
+    session: Session
     key: PoolKey
     spec: LaunchSpec
+    state: State
     holds: list[Turn] | None = None  # the conversation it holds; None: clean
-    busy: bool = False
-    resetting: bool = False  # being cleared in the background
     idle_since: float = field(default_factory=time.monotonic)
 
 
@@ -85,16 +106,16 @@ class Lease:
     mode: Mode
 
     @property
-    def session(self) -> CLISession:
+    def session(self) -> Any:
         return self.entry.session
 
 
 class Pool:
     def __init__(
         self,
-        limits: PoolLimits = PoolLimits(),
+        limits: PoolLimits,
         *,
-        factory: SessionFactory = CLISession,
+        factory: SessionFactory,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limits = limits
@@ -103,18 +124,26 @@ class Pool:
         self._entries: list[Entry] = []
         self._running = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._changed: list[asyncio.Future[None]] = []  # requests waiting for a process to free up
         self._background: set[asyncio.Task[None]] = set()
         self._trimmer: asyncio.Task[None] | None = None
-        self._closed = False
+        self._draining = False
         self._tuning: dict[PoolKey, tuple[int, float]] = {}  # per key: spares, idle_ttl
+        self.peak_processes = 0
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
-        idle = sum(1 for e in self._entries if not e.busy and e.session.state == "idle")
+        counts = {state: 0 for state in State}
+        for entry in self._entries:
+            counts[entry.state] += 1
+        states = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
         return (
             f"<Pool requests: {self._running} running, {len(self._waiters)} queued | "
-            f"processes: {len(self._entries)} total, {idle} idle>"
+            f"processes: {len(self._entries)} total{': ' + states if states else ''}>"
         )
+
+    def count(self, state: State | None = None) -> int:
+        return sum(1 for e in self._entries if state is None or e.state is state)
 
     # -- acquire / release -------------------------------------------------
     async def acquire(
@@ -131,52 +160,65 @@ class Pool:
 
         Raises:
             PoolFull: every run slot and queue place is taken.
+            PoolClosed: the pool is draining.
             RequestTimeout: no slot or process before the deadline.
             CLINotFound, WorkerError: a new process failed to start.
         """
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         self._start_trimmer()
-        self._purge_dead()
-        key = pool_key(spec)
+        key = spec.key()
         self._tuning[key] = (
             self.limits.spares if spares is None else spares,
             self.limits.idle_ttl if idle_ttl is None else idle_ttl,
         )
         await self._take_slot(deadline, timeout)
         try:
-            return await self._lease(spec, conversation, deadline, timeout)
+            return await self._lease(key, spec, conversation, deadline, timeout)
         except BaseException:
             self._give_slot()
             raise
 
     async def release(self, lease: Lease, *, reusable: bool, holds: list[Turn] | None) -> None:
-        """Return a process after its turn; call shielded from cancellation."""
+        """Return a process after its turn. Never raises; the process, if not
+        kept, is ended in the background and counts until it has exited."""
         entry = lease.entry
-        entry.busy = False
-        keep = reusable and not self._closed and entry.session.state == "idle"
+        keep = reusable and not self._draining and entry.session.state == "idle"
         if keep:
             entry.holds = holds
-            entry.idle_since = self._clock()
-        else:
-            self._remove(entry)
+            self._set(entry, State.IDLE)
+        elif entry.state is not State.CLOSING:
+            self._end(entry)
         self._give_slot()
-        if not keep:
-            await entry.session.close()
         self._top_up_spares(entry.key, entry.spec, keep_holding=entry if keep else None)
 
-    async def close(self) -> None:
-        """End every process and refuse new requests."""
-        self._closed = True
-        if self._trimmer is not None:
-            self._trimmer.cancel()
-        for task in list(self._background):
-            task.cancel()
-        entries, self._entries = self._entries, []
-        await asyncio.gather(*(e.session.close() for e in entries), return_exceptions=True)
+    async def drain(self, grace: float) -> None:
+        """Stop: refuse new requests, fail queued ones, give running ones
+        ``grace`` seconds, then end every process and return once all exited."""
+        self._draining = True
         for waiter in self._waiters:
             if not waiter.done():
-                waiter.set_exception(PoolFull("the pool is shutting down", retry_after=1))
+                waiter.set_exception(PoolClosed())
+        self._waiters.clear()
+        deadline = time.monotonic() + grace
+        while self.count(State.LEASED) and time.monotonic() < deadline:
+            await self._wait_for_change(deadline)
+        await self.close()
+
+    async def close(self) -> None:
+        """End every process now and refuse new requests."""
+        self._draining = True
+        if self._trimmer is not None:
+            self._trimmer.cancel()
+        for entry in list(self._entries):
+            if entry.state is not State.CLOSING:
+                self._end(entry)
+        await self.settled()
+
+    async def settled(self) -> None:
+        """Returns once the background starts, resets and closes under way have finished."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def kill_all_now(self) -> None:
         """From outside the pool's event loop (it has ended): kill every process."""
@@ -184,10 +226,69 @@ class Pool:
             entry.session.kill_now()
         self._entries = []
 
+    # -- the only place states change ------------------------------------
+    def _set(self, entry: Entry, state: State) -> None:
+        entry.state = state
+        if state is State.IDLE:
+            entry.idle_since = self._clock()
+        self._notify()
+
+    def _add(self, entry: Entry) -> None:
+        assert len(self._entries) < self.limits.max_processes, f"cap exceeded: {self!r}"
+        self._entries.append(entry)
+        self.peak_processes = max(self.peak_processes, len(self._entries))
+
+    def _forget(self, entry: Entry) -> None:
+        with contextlib.suppress(ValueError):
+            self._entries.remove(entry)
+        self._notify()
+
+    def _end(self, entry: Entry) -> asyncio.Task[None]:
+        """Close a process in the background; it counts until it has exited."""
+        self._set(entry, State.CLOSING)
+
+        async def close() -> None:
+            try:
+                await entry.session.close()
+            finally:
+                self._forget(entry)
+
+        return self._spawn(close())
+
+    def _on_exit(self, entry: Entry) -> None:
+        """A process ended by itself (crashed, killed): drop it if nobody holds it."""
+        if entry.state in (State.IDLE, State.STARTING) and entry in self._entries:
+            if entry.state is State.IDLE:
+                logger.warning("a warm Claude Code process died while idle; it will be replaced")
+            self._forget(entry)
+            self._top_up_spares(entry.key, entry.spec)
+
+    def _new_entry(self, key: PoolKey, spec: LaunchSpec, conversation: Conversation, state: State) -> Entry:
+        entry: Entry
+
+        def on_exit(_: Any) -> None:
+            self._on_exit(entry)
+
+        entry = Entry(self._factory(spec, conversation, on_exit), key, spec, state)
+        self._add(entry)
+        return entry
+
+    def _notify(self) -> None:
+        for future in self._changed:
+            if not future.done():
+                future.set_result(None)
+        self._changed.clear()
+
+    async def _wait_for_change(self, deadline: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._changed.append(future)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(future, timeout=max(0.0, deadline - time.monotonic()))
+
     # -- slots ---------------------------------------------------------------
     async def _take_slot(self, deadline: float, timeout: float) -> None:
-        if self._closed:
-            raise PoolFull("the pool is shutting down", retry_after=1)
+        if self._draining:
+            raise PoolClosed()
         if self._running < self.limits.max_processes and not self._waiters:
             self._running += 1
             return
@@ -220,118 +321,141 @@ class Pool:
         self._running -= 1
 
     # -- choosing a process ------------------------------------------------
-    async def _lease(self, spec: LaunchSpec, conversation: Conversation, deadline: float, timeout: float) -> Lease:
-        key = pool_key(spec)
-        lease = self._pick(key, list(conversation.history))
-        if lease is not None and lease.mode == "reset":
-            remaining = max(0.1, deadline - time.monotonic())
-            if not await lease.session.reset(timeout=min(5.0, remaining)):
-                logger.warning("a Claude Code process did not confirm /clear; replacing it")
-                self._remove(lease.entry)
-                await lease.session.close()
-                lease = None
-        if lease is not None:
-            return lease
-        await self._make_room()
-        options = build_options(spec, conversation)
-        entry = Entry(self._factory(options), key, spec, busy=True)
-        self._entries.append(entry)
-        try:
-            await entry.session.start(timeout=max(0.1, min(self.limits.start_timeout, deadline - time.monotonic())))
-        except BaseException:
-            self._remove(entry)
-            raise
-        return Lease(entry, "start")
+    async def _lease(
+        self, key: PoolKey, spec: LaunchSpec, conversation: Conversation, deadline: float, timeout: float
+    ) -> Lease:
+        history = list(conversation.history)
+        while True:
+            if self._draining:
+                raise PoolClosed()
+            lease = self._pick(key, history)
+            if lease is not None and lease.mode == "reset":
+                lease = await self._reset_for(lease, deadline)
+            if lease is not None:
+                return lease
+            if len(self._entries) < self.limits.max_processes:
+                return await self._start_for(key, spec, conversation, deadline, timeout)
+            idle = [e for e in self._entries if e.state is State.IDLE]
+            if idle:
+                oldest = min(idle, key=lambda e: e.idle_since)
+                await asyncio.shield(self._end(oldest))
+                continue
+            if time.monotonic() >= deadline:
+                raise RequestTimeout(timeout)
+            await self._wait_for_change(deadline)  # a start, reset or close under way will free one
 
     def _pick(self, key: PoolKey, history: list[Turn]) -> Lease | None:
-        idle = [e for e in self._entries if e.key == key and not e.busy and e.session.state == "idle"]
+        idle = [e for e in self._entries if e.key == key and e.state is State.IDLE and e.session.alive]
         if history:
             for entry in idle:
                 if entry.holds == history:
-                    entry.busy = True
+                    self._set(entry, State.LEASED)
                     return Lease(entry, "continue")
             return None  # the history must be resumed at launch: a new process
         for mode, candidates in (("fresh", [e for e in idle if e.holds is None]), ("reset", idle)):
             if candidates:
                 entry = max(candidates, key=lambda e: e.idle_since)
-                entry.busy = True
+                self._set(entry, State.RESETTING if mode == "reset" else State.LEASED)
                 return Lease(entry, mode)  # type: ignore[arg-type]
         return None
 
-    async def _make_room(self) -> None:
-        """Keep the process count under the cap by ending the longest-idle process."""
-        while len(self._entries) >= self.limits.max_processes:
-            idle = [e for e in self._entries if not e.busy and e.session.state != "starting"]
-            if not idle:
-                return  # every process is in use; starting ones count against slots
-            oldest = min(idle, key=lambda e: e.idle_since)
-            self._remove(oldest)
-            await oldest.session.close()
+    async def _reset_for(self, lease: Lease, deadline: float) -> Lease | None:
+        entry = lease.entry
+        ok = False
+        try:
+            ok = await entry.session.reset(timeout=min(5.0, max(0.1, deadline - time.monotonic())))
+        finally:  # cancelled or failed: the process holds an unknown state
+            if ok:
+                entry.holds = None
+                self._set(entry, State.LEASED)
+            else:
+                self._end(entry)
+        if not ok:
+            logger.warning("a Claude Code process did not confirm /clear; replacing it")
+            return None
+        return lease
 
-    def _purge_dead(self) -> None:
-        """Forget processes that died while idle (crashed, killed): they are replaced on demand."""
-        dead = [e for e in self._entries if not e.busy and e.session.state == "closed"]
-        for entry in dead:
-            logger.warning("a warm Claude Code process died while idle; it will be replaced")
-            self._remove(entry)
-
-    def _remove(self, entry: Entry) -> None:
-        with contextlib.suppress(ValueError):
-            self._entries.remove(entry)
+    async def _start_for(
+        self, key: PoolKey, spec: LaunchSpec, conversation: Conversation, deadline: float, timeout: float
+    ) -> Lease:
+        entry = self._new_entry(key, spec, conversation, State.STARTING)
+        started = False
+        try:
+            await entry.session.start(timeout=max(0.1, min(self.limits.start_timeout, deadline - time.monotonic())))
+            started = True
+        finally:
+            if started:
+                self._set(entry, State.LEASED)
+            else:
+                self._end(entry)
+        return Lease(entry, "start")
 
     # -- spares and trimming ---------------------------------------------
     def _top_up_spares(self, key: PoolKey, spec: LaunchSpec, keep_holding: Entry | None = None) -> None:
         """Keep ``spares`` clean processes ready for a key in use, off the request path.
 
-        While there is room under the cap a new process is started, so every
-        held conversation stays continuable; at the cap the longest-idle
-        conversation of the key is cleared instead (``/clear``, ~15-30 ms).
-        The process just released keeps its conversation either way.
+        While there is room under the cap (and nobody waits for a slot) a new
+        process is started, so every held conversation stays continuable; at
+        the cap the longest-idle conversation of the key is cleared instead
+        (``/clear``, ~15-30 ms). The process just released keeps its
+        conversation either way.
         """
         spares = self._tuning.get(key, (self.limits.spares, self.limits.idle_ttl))[0]
-        if self._closed or spares <= 0:
+        if self._draining or spares <= 0:
             return
-        mine = [e for e in self._entries if e.key == key and e.session.alive]
-        clean = [e for e in mine if e.resetting or (e.holds is None and (not e.busy or e.session.state == "starting"))]
+        mine = [e for e in self._entries if e.key == key and e.state is not State.CLOSING]
+        clean = [
+            e
+            for e in mine
+            if (e.state is State.STARTING and e.holds is None)
+            or e.state is State.RESETTING
+            or (e.state is State.IDLE and e.holds is None)
+        ]
         missing = spares - len(clean)
         if missing <= 0:
             return
-        room = max(0, self.limits.max_processes - len(self._entries))
+        room = 0 if self._waiters else max(0, self.limits.max_processes - len(self._entries))
         for _ in range(min(missing, room)):
-            entry = Entry(self._factory(build_options(spec, Conversation(spec.system_prompt, (), ()))), key, spec)
-            self._entries.append(entry)
+            entry = self._new_entry(key, spec, Conversation(spec.system_prompt, (), ()), State.STARTING)
             self._spawn(self._start_spare(entry))
             missing -= 1
         used = sorted(
-            (e for e in mine if not e.busy and e.holds is not None and e is not keep_holding),
+            (e for e in mine if e.state is State.IDLE and e.holds is not None and e is not keep_holding),
             key=lambda e: e.idle_since,
         )
         for entry in used[:missing]:
-            entry.busy = entry.resetting = True  # nobody may pick it while it resets
+            self._set(entry, State.RESETTING)  # nobody may pick it while it resets
             self._spawn(self._reset_spare(entry))
 
     async def _reset_spare(self, entry: Entry) -> None:
-        if await entry.session.reset():
-            entry.holds = None
-            entry.busy = entry.resetting = False
-            entry.idle_since = self._clock()
-        else:
-            logger.warning("a Claude Code process did not confirm /clear; replacing it")
-            self._remove(entry)
-            await entry.session.close()
+        ok = False
+        try:
+            ok = await entry.session.reset()
+        finally:
+            if ok and not self._draining:
+                entry.holds = None
+                self._set(entry, State.IDLE)
+            elif entry.state is not State.CLOSING:
+                self._end(entry)
 
     async def _start_spare(self, entry: Entry) -> None:
+        started = False
         try:
             await entry.session.start(timeout=self.limits.start_timeout)
-            entry.idle_since = self._clock()
+            started = True
         except Exception:
             logger.warning("a spare Claude Code process failed to start", exc_info=True)
-            self._remove(entry)
+        finally:
+            if started and not self._draining and entry.state is State.STARTING:
+                self._set(entry, State.IDLE)
+            elif entry.state is not State.CLOSING:
+                self._end(entry)
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     def _start_trimmer(self) -> None:
         if self._trimmer is None or self._trimmer.done():
@@ -339,7 +463,7 @@ class Pool:
 
     async def _trim_forever(self) -> None:
         interval = max(1.0, min(30.0, self.limits.idle_ttl / 2))
-        while not self._closed:
+        while not self._draining:
             await asyncio.sleep(interval)
             await self.trim()
 
@@ -349,12 +473,25 @@ class Pool:
     async def trim(self) -> int:
         """End processes idle for longer than ``idle_ttl``; returns how many."""
         now = self._clock()
-        stale = [
-            e
-            for e in self._entries
-            if not e.busy and e.session.state == "idle" and now - e.idle_since > self._idle_ttl(e.key)
-        ]
-        for entry in stale:
-            self._remove(entry)
-        await asyncio.gather(*(e.session.close() for e in stale), return_exceptions=True)
+        stale = [e for e in self._entries if e.state is State.IDLE and now - e.idle_since > self._idle_ttl(e.key)]
+        await asyncio.gather(*(self._end(e) for e in stale), return_exceptions=True)
         return len(stale)
+
+
+class OneShot:
+    """The pool's interface without a pool: a process per request, ended after it."""
+
+    def __init__(self, factory: SessionFactory, start_timeout: float = 60.0) -> None:
+        self._factory = factory
+        self._start_timeout = start_timeout
+
+    async def acquire(self, spec: LaunchSpec, conversation: Conversation, *, deadline: float, **_: Any) -> Lease:
+        session = self._factory(spec, conversation, lambda _: None)
+        await session.start(timeout=max(0.001, min(self._start_timeout, deadline - time.monotonic())))
+        return Lease(Entry(session, spec.key(), spec, State.LEASED), "start")
+
+    async def release(self, lease: Lease, *, reusable: bool, holds: list[Turn] | None) -> None:
+        await lease.entry.session.close()
+
+
+Processes = Pool | OneShot

@@ -11,18 +11,25 @@ import concurrent.futures
 import contextvars
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import litellm
+from claude_agent_sdk import project_key_for_directory
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelResponseStream
 
-from . import allowed_params, turn
+from . import allowed_params, session, turn
+from .auth import claude_config_dir
 from .config import DeploymentTuning, Settings
 from .errors import to_litellm
-from .pool import Pool, PoolLimits
+from .options import LaunchSpec
+from .pool import OneShot, Pool, PoolLimits, Processes, SessionFactory
 from .response import ChunkFactory, fill_response
-from .types import ReasoningDelta, TextDelta, ToolCallDelta
+from .session import CLISession
+from .stream import lost_mid_answer
+from .types import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta
+from .workdirs import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +45,7 @@ class ClaudeCodeLLM(CustomLLM):
         super().__init__()
         self._settings = settings
         self._pool: Pool | None = None
+        self._run_dir: RunDir | None = None
         allowed_params.install()
 
     @property
@@ -46,13 +54,26 @@ class ClaudeCodeLLM(CustomLLM):
             self._settings = Settings.from_env()
         return self._settings
 
-    def pool(self) -> Pool | None:
-        """The warm-process pool of the running event loop (None: one process per request).
+    def _factory(self) -> SessionFactory:
+        """Sessions whose scratch space lives in this provider's run directory."""
+        if self._run_dir is None:
+            settings = self.settings
+            settings.ensure_dirs()
+            self._run_dir = RunDir.claim(settings.runs_dir, _transcript_dirs(settings))
+        scratch = self._run_dir.path
+
+        def make(spec: LaunchSpec, conversation: Conversation, on_exit: Callable[[Any], None]) -> CLISession:
+            return CLISession(spec, conversation, scratch_root=scratch, on_exit=on_exit)
+
+        return make
+
+    def pool(self) -> Processes:
+        """The warm-process pool of the running event loop, or a process per request.
 
         Sync calls each run on a short-lived loop of their own, so they never pool.
         """
         if not self.settings.pool or _one_shot.get():
-            return None
+            return OneShot(self._factory())
         loop = asyncio.get_running_loop()
         if self._pool is not None and self._pool.loop not in (None, loop):
             self._pool.kill_all_now()  # its loop is gone: nothing could await these
@@ -65,15 +86,25 @@ class ClaudeCodeLLM(CustomLLM):
                     max_queue=settings.max_queue,
                     idle_ttl=settings.idle_ttl,
                     spares=settings.spares,
-                )
+                ),
+                factory=self._factory(),
             )
         return self._pool
+
+    async def drain(self, grace: float) -> None:
+        """Graceful stop: refuse new work, fail queued requests (503), give
+        running ones ``grace`` seconds, then end every CLI process."""
+        if self._pool is not None:
+            await self._pool.drain(grace)
 
     def shutdown(self) -> None:
         """End the pool's warm processes now (safe from any thread or loop)."""
         if self._pool is not None:
             self._pool.kill_all_now()
             self._pool = None
+        if self._run_dir is not None:
+            self._run_dir.release()
+            self._run_dir = None
 
     def _prepare(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> tuple[turn.PreparedTurn, Settings]:
         tuning = DeploymentTuning.from_litellm_params(kwargs.get("litellm_params"))
@@ -118,7 +149,12 @@ class ClaudeCodeLLM(CustomLLM):
         chunks = ChunkFactory(model)
         items = turn.run(prepared, settings, self.pool())
         try:
+            shown = False  # has the client been sent any part of the answer?
             async for item in items:
+                if isinstance(item, Restart):
+                    if shown:  # what it got was cut off: an error, never a spliced answer
+                        raise lost_mid_answer()
+                    continue  # nothing of the lost attempt reached the client: just go on
                 if isinstance(item, TextDelta):
                     yield chunks.text(item.text)
                 elif isinstance(item, ReasoningDelta):
@@ -127,6 +163,7 @@ class ClaudeCodeLLM(CustomLLM):
                     yield chunks.tool_call(item)
                 else:
                     yield chunks.final(item)
+                shown = True
         except Exception as exc:
             raise to_litellm(exc, model) from exc
         finally:
@@ -178,3 +215,10 @@ def _iterate_sync(agen: AsyncGenerator[Any, None]) -> Iterator[Any]:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         _one_shot.reset(token)
+
+
+def _transcript_dirs(settings: Settings) -> tuple[Path, ...]:
+    """Where this provider's CLIs find resumed sessions: the private home's, and a login's."""
+    project = project_key_for_directory(str(settings.workspace))
+    homes = (session.config_dir({"HOME": str(settings.private_home)}), claude_config_dir())
+    return tuple(home / "projects" / project for home in homes)

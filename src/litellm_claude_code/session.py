@@ -4,7 +4,14 @@ An actor task owns the :class:`ClaudeSDKClient` (the SDK's anyio scopes must
 open and close in one task): it connects once, then runs turns from a queue,
 feeding each turn's messages to that turn's own queue, which the request
 reads with a deadline. A process serves one turn at a time; between turns it
-keeps its conversation (for continuation) or is reset with ``/clear``.
+keeps its conversation (for continuation) or is reset with ``/clear``. While
+idle the actor also watches the process, so one that dies (killed, crashed)
+is reported at once through ``on_exit`` and never handed out.
+
+Each process gets a scratch directory of its own (the CLI's temp files, which
+it does not clean up itself) that is removed when it ends. A request's history
+is written as a session transcript the CLI resumes at start, and deleted as
+soon as the CLI has loaded it.
 
 ``close()`` ends the process whatever state it is in: an idle CLI exits on
 stdin EOF, anything else gets SIGTERM, then SIGKILL. The SDK's own shutdown
@@ -15,136 +22,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, cast
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ResultMessage, SdkMcpTool, create_sdk_mcp_server
-from claude_agent_sdk import _errors as sdk_errors
-from claude_agent_sdk.types import (
-    PermissionResultAllow,
-    PermissionResultDeny,
-    SessionStore,
-    ThinkingConfigAdaptive,
-    ThinkingConfigDisabled,
-    ThinkingConfigEnabled,
-    ToolPermissionContext,
-)
+from claude_agent_sdk import ClaudeSDKClient, ResultMessage, project_key_for_directory
 
-from . import reaper
+from ._sdk_compat import CLI_VERSION, ClaudeSDKError, CLINotFoundError, LockedDownTransport
 from .errors import CLINotFound, RequestTimeout, WorkerError
-from .tools import SERVER, ToolSpec
-from .transcript import TranscriptStore, transcript_entries
+from .options import LaunchSpec, build_options
+from .transcript import transcript_entries
 from .types import ContentBlock, Conversation
 
 logger = logging.getLogger(__name__)
 
-STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # how the CLI returns `output_format` answers
 TERM_GRACE = 1.0  # seconds between SIGTERM and SIGKILL
 EXIT_GRACE = 1.0  # seconds a finished CLI gets to exit on stdin EOF
 _END = object()
-
-try:  # the bundled CLI's version, written into resumed transcripts
-    from claude_agent_sdk._cli_version import __cli_version__ as CLI_VERSION
-except ImportError:  # pragma: no cover - older SDKs
-    CLI_VERSION = "2.1.0"
-
-
-@dataclass(frozen=True)
-class LaunchSpec:
-    """Everything fixed when a CLI process starts."""
-
-    model: str
-    system_prompt: str | None
-    env: dict[str, str] = field(repr=False)
-    cwd: str
-    cli_path: str | None = None
-    tools: tuple[ToolSpec, ...] = ()  # client functions, never run here
-    effort: str | None = None
-    thinking: tuple[str, int | None] | None = None  # ("enabled", budget) / ("disabled", None) / ("adaptive", None)
-    output_schema_json: str | None = None  # structured output: the JSON schema
-
-
-def _thinking(setting: tuple[str, int | None] | None) -> Any:
-    if setting is None:
-        return None
-    kind, budget = setting
-    if kind == "enabled":
-        return ThinkingConfigEnabled(type="enabled", budget_tokens=budget or 1024)
-    if kind == "disabled":
-        return ThinkingConfigDisabled(type="disabled")
-    return ThinkingConfigAdaptive(type="adaptive")
-
-
-_NOT_HERE = "Client functions run on the client, not here."
-
-
-async def _refuse(args: dict[str, Any]) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": _NOT_HERE}], "is_error": True}
-
-
-async def _permission(
-    name: str, tool_input: dict[str, Any], context: ToolPermissionContext
-) -> PermissionResultAllow | PermissionResultDeny:
-    """Deny every tool but the CLI's own answer-as-JSON tool, which runs nothing."""
-    if name == STRUCTURED_OUTPUT_TOOL:
-        return PermissionResultAllow()
-    return PermissionResultDeny(message=_NOT_HERE, interrupt=True)
-
-
-def _client_tools(specs: Sequence[ToolSpec]) -> dict[str, Any]:
-    """The SDK MCP server that shows the model the client's functions."""
-    tools = [
-        SdkMcpTool(name=s.name, description=s.description, input_schema=s.parameters, handler=_refuse) for s in specs
-    ]
-    return {SERVER: create_sdk_mcp_server(SERVER, tools=tools)}
-
-
-def build_options(spec: LaunchSpec, conversation: Conversation) -> ClaudeAgentOptions:
-    """SDK options that make the CLI a plain model endpoint.
-
-    No built-in tools, no settings/CLAUDE.md/hooks/plugins, no MCP servers but
-    ours, prompts delivered verbatim (no ``@file`` expansion, no slash
-    commands), nothing persisted, one model turn.
-    """
-    options = ClaudeAgentOptions(
-        model=spec.model,
-        system_prompt=spec.system_prompt,
-        tools=[],
-        setting_sources=[],
-        strict_mcp_config=True,
-        # Not verbatim_prompts: it would also make our `/clear` plain text.
-        # Every user prompt is marked client_composed instead (user_message).
-        include_partial_messages=True,
-        max_turns=1,
-        cwd=spec.cwd,
-        cli_path=spec.cli_path,
-        env=spec.env,
-        extra_args={"no-session-persistence": None},
-        effort=cast(Any, spec.effort),
-        thinking=_thinking(spec.thinking),
-    )
-    if spec.tools:
-        options.mcp_servers = _client_tools(spec.tools)
-        options.can_use_tool = _permission
-    if spec.output_schema_json is not None:
-        options.output_format = {"type": "json_schema", "schema": json.loads(spec.output_schema_json)}
-    if conversation.history:
-        session_id = str(uuid.uuid4())
-        entries = transcript_entries(
-            conversation.history, session_id=session_id, cwd=spec.cwd, cli_version=CLI_VERSION, model=spec.model
-        )
-        options.session_store = cast(SessionStore, TranscriptStore(session_id, entries))
-        options.resume = session_id
-    return options
 
 
 def user_message(prompt: Sequence[ContentBlock]) -> dict[str, Any]:
@@ -164,6 +66,24 @@ CLEAR_MESSAGE: dict[str, Any] = {
     "message": {"role": "user", "content": "/clear"},
     "parent_tool_use_id": None,
 }
+
+
+def config_dir(env: dict[str, str]) -> Path:
+    """Where a CLI with this environment keeps its sessions: ``$CLAUDE_CONFIG_DIR`` or ``$HOME/.claude``."""
+    if env.get("CLAUDE_CONFIG_DIR"):
+        return Path(env["CLAUDE_CONFIG_DIR"])
+    return Path(env.get("HOME") or Path.home()) / ".claude"
+
+
+def transcript_path(spec: LaunchSpec, session_id: str) -> Path:
+    return config_dir(spec.env) / "projects" / project_key_for_directory(spec.cwd) / f"{session_id}.jsonl"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 class TurnMessages:
@@ -204,28 +124,42 @@ class TurnMessages:
 class CLISession:
     """One CLI process. ``start()``, then ``turn()`` as often as wanted, then ``close()``.
 
-    ``state`` is one of starting, idle, busy, closed.
+    ``state`` is one of new, starting, idle, busy, closed.
     """
 
-    def __init__(self, options: ClaudeAgentOptions) -> None:
-        self._options = dataclasses.replace(options, stderr=self.on_stderr)
+    def __init__(
+        self,
+        spec: LaunchSpec,
+        conversation: Conversation,
+        *,
+        scratch_root: Path,
+        on_exit: Callable[[CLISession], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self._history = conversation.history
+        self._scratch = scratch_root / uuid.uuid4().hex
+        self._on_exit = on_exit
         self._jobs: asyncio.Queue[TurnMessages | None] = asyncio.Queue()
         self._started: asyncio.Future[None] | None = None
-        self._client: ClaudeSDKClient | None = None
+        self._transport: LockedDownTransport | None = None
+        self._transcript: Path | None = None
         self._task: asyncio.Task[None] | None = None
         self._current: TurnMessages | None = None
         self.state = "new"
         self.session_id: str | None = None
         self.turns = 0
-        self.last_used = time.monotonic()
         self.stderr_tail: deque[str] = deque(maxlen=20)
 
     def __repr__(self) -> str:
-        return f"<CLISession {self.state} turns={self.turns}>"
+        return f"<CLISession {self.state} turns={self.turns} pid={self.pid}>"
 
     @property
     def alive(self) -> bool:
         return self.state in ("starting", "idle", "busy")
+
+    @property
+    def pid(self) -> int | None:
+        return self._transport.pid if self._transport is not None else None
 
     async def start(self, timeout: float) -> None:
         """Launch and connect the CLI (about 0.6 s).
@@ -233,7 +167,6 @@ class CLISession:
         Raises:
             CLINotFound, WorkerError, RequestTimeout.
         """
-        reaper.track(self)
         self.state = "starting"
         self._started = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name="claude-code-cli")
@@ -265,7 +198,6 @@ class CLISession:
         if self.state != "idle":
             raise WorkerError(f"Claude Code CLI is {self.state}, not ready for a turn")
         self.state = "busy"
-        self.last_used = time.monotonic()
         job = TurnMessages(message, deadline if deadline is not None else time.monotonic() + timeout, timeout)
         self._jobs.put_nowait(job)
         return job
@@ -274,16 +206,63 @@ class CLISession:
         self.stderr_tail.append(line)
         logger.debug("cli stderr: %s", line)
 
+    def _launch(self) -> ClaudeSDKClient:
+        """The scratch directory, the history transcript, and a client on our transport."""
+        tmp = self._scratch / "tmp"
+        tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        resume = None
+        if self._history:
+            resume = str(uuid.uuid4())
+            entries = transcript_entries(
+                self._history, session_id=resume, cwd=self.spec.cwd, cli_version=CLI_VERSION, model=self.spec.model
+            )
+            self._transcript = transcript_path(self.spec, resume)
+            _write_private(self._transcript, "".join(json.dumps(entry) + "\n" for entry in entries))
+        options = build_options(self.spec, resume=resume)
+        options.stderr = self.on_stderr
+        env = {**self.spec.env, "CLAUDE_CODE_TMPDIR": str(tmp), "TMPDIR": str(tmp)}
+        self._transport = LockedDownTransport(options, env=env)
+        return ClaudeSDKClient(options, transport=self._transport)
+
+    def _forget_transcript(self) -> None:
+        if self._transcript is not None:
+            with contextlib.suppress(OSError):
+                self._transcript.unlink()
+            self._transcript = None
+
+    async def _next_job(self, exited: asyncio.Future[Any]) -> TurnMessages | None:
+        """The next turn to run, or None when asked to stop or the process died while idle."""
+        getting = asyncio.ensure_future(self._jobs.get())
+        try:
+            await asyncio.wait({getting, exited}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getting.done():
+                getting.cancel()
+        if getting.done() and not getting.cancelled():
+            job = getting.result()
+            if job is not None and exited.done():
+                job.put(WorkerError("Claude Code CLI ended before it could take the turn"))
+                return None
+            return job
+        logger.warning(
+            "an idle Claude Code CLI process ended (exit code %s)", self._transport and self._transport.returncode
+        )
+        return None
+
     async def _run(self) -> None:
-        client = ClaudeSDKClient(self._options)
-        self._client = client
         started = self._started
         assert started is not None
+        client: ClaudeSDKClient | None = None
+        exited: asyncio.Future[Any] | None = None
         try:
+            client = self._launch()
             await client.connect()
+            self._forget_transcript()  # loaded at start: nothing of the request stays on disk
+            assert self._transport is not None
+            exited = asyncio.ensure_future(self._transport.wait_exit())
             self.state = "idle"
             started.set_result(None)
-            while (job := await self._jobs.get()) is not None:
+            while (job := await self._next_job(exited)) is not None:
                 self._current = job
                 await client.query(_once(job.message))
                 result_seen = False
@@ -299,7 +278,6 @@ class CLISession:
                 self.turns += 1
                 self._current = None
                 self.state = "idle"
-                self.last_used = time.monotonic()
                 job.put(_END)
         except asyncio.CancelledError:
             raise
@@ -313,11 +291,18 @@ class CLISession:
             self.state = "closed"
             if self._current is not None and not self._current.completed:
                 self._current.put(WorkerError("Claude Code CLI ended before it finished the answer"))
-            with contextlib.suppress(Exception):
-                await client.disconnect()
+            if exited is not None and not exited.done():
+                exited.cancel()
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+            self._forget_transcript()
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            if self._on_exit is not None:
+                self._on_exit(self)
 
     def _failure(self, exc: BaseException) -> Exception:
-        if isinstance(exc, sdk_errors.CLINotFoundError):
+        if isinstance(exc, CLINotFoundError):
             return CLINotFound(
                 f"The Claude Code CLI was not found ({exc}). Install it with "
                 "`pip install claude-agent-sdk` (its wheel bundles the CLI) or set "
@@ -327,23 +312,17 @@ class CLISession:
         tail = "\n".join(self.stderr_tail)
         if tail:
             logger.warning("Claude Code CLI failed (exit code %s); stderr tail:\n%s", exit_code, tail)
-        if isinstance(exc, sdk_errors.ClaudeSDKError):
+        if isinstance(exc, ClaudeSDKError):
             code = f" (exit code {exit_code})" if exit_code is not None else ""
             return WorkerError(f"Claude Code CLI ended unexpectedly{code}", exit_code=exit_code, stderr_tail=tail)
         return WorkerError(f"Claude Code CLI failed: {type(exc).__name__}: {exc}")
 
-    def process(self) -> Any:
-        # Private SDK attributes: the only handle on the child process. Guarded
-        # so an SDK change degrades to the SDK's own (slower) shutdown.
-        transport = getattr(self._client, "_transport", None)
-        return getattr(transport, "_process", None)
-
     def kill_now(self) -> None:
         """SIGKILL the process without awaiting anything (its event loop may be gone)."""
-        process = self.process()
-        if process is not None and process.returncode is None:
+        pid = self.pid
+        if pid is not None and self._transport is not None and self._transport.returncode is None:
             with contextlib.suppress(ProcessLookupError, OSError):
-                os.kill(process.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
         self.state = "closed"
 
     async def close(self) -> None:
@@ -364,21 +343,20 @@ class CLISession:
             task.cancel()
             await asyncio.wait({task}, timeout=TERM_GRACE)
         self.state = "closed"
-        reaper.untrack(self)
 
     async def _signal_process(self) -> None:
-        process = self.process()
-        if process is None or process.returncode is not None:
+        transport = self._transport
+        if transport is None or transport.pid is None or transport.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            process.terminate()
+            os.kill(transport.pid, signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), timeout=TERM_GRACE)
+            await asyncio.wait_for(transport.wait_exit(), timeout=TERM_GRACE)
         except asyncio.TimeoutError:
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
+                os.kill(transport.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(process.wait(), timeout=TERM_GRACE)
+                await asyncio.wait_for(transport.wait_exit(), timeout=TERM_GRACE)
 
 
 async def _once(message: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:

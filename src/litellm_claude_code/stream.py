@@ -4,18 +4,28 @@ The answer is the first model turn the CLI streams. Text and thinking come
 from the partial-message events, usage from ``message_start`` and
 ``message_delta`` (exactly what the upstream sent), the cost from the CLI's
 ``ResultMessage``. When the turn stops for a reason the CLI would act on by
-itself (``max_tokens``: it auto-continues; ``tool_use``), the answer ends at
-``message_stop`` and the caller stops the CLI.
+itself (``max_tokens``: it auto-continues; ``tool_use``; ``refusal``: it
+retries once with a note), the answer ends at ``message_stop`` and the caller
+stops the CLI.
 
-Calls of client functions become :class:`ToolCallDelta` items. With
-structured output the answer is the input of the CLI's ``StructuredOutput``
-tool, streamed as text; any prose around it is not part of the answer.
+When the upstream connection drops or its SSE stream is cut short, the CLI
+closes the stream itself (``content_block_stop`` and ``message_stop`` with no
+``message_delta`` before them), reports ``api_retry`` and streams the retry
+as a new message. The cut-off attempt is not an answer: a :class:`Restart`
+item tells the consumer to drop what it got of it.
+
+Calls of client functions the request offered become :class:`ToolCallDelta`
+items; any other tool the model calls (a built-in one, or a function nobody
+offered) never reaches the client. With structured output the answer is the
+input of the CLI's ``StructuredOutput`` tool, streamed as text; any prose
+around it is not part of the answer.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from claude_agent_sdk import (
@@ -32,9 +42,18 @@ from claude_agent_sdk import (
 )
 
 from .errors import SchemaMismatch, UpstreamError, WorkerError
-from .session import STRUCTURED_OUTPUT_TOOL
+from .options import STRUCTURED_OUTPUT_TOOL
 from .tools import client_name
-from .types import FinishReason, ReasoningDelta, StreamItem, TextDelta, ToolCallDelta, TurnResult, Usage
+from .types import (
+    FinishReason,
+    ReasoningDelta,
+    Restart,
+    StreamItem,
+    TextDelta,
+    ToolCallDelta,
+    TurnResult,
+    Usage,
+)
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -46,12 +65,49 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "refusal": "content_filter",
 }
 
-# Stop reasons after which the CLI would not simply report a result.
-ENDS_EARLY = frozenset({"max_tokens", "model_context_window_exceeded", "tool_use", "pause_turn"})
+# Stop reasons after which the CLI would not simply report a result: it would
+# continue (max_tokens, pause_turn), run or refuse a tool, or retry a refusal.
+ENDS_EARLY = frozenset({"max_tokens", "model_context_window_exceeded", "tool_use", "pause_turn", "refusal"})
 
 
 def finish_reason(stop_reason: str | None) -> FinishReason:
     return FINISH_REASONS.get(stop_reason or "end_turn", "stop")
+
+
+def lost_mid_answer() -> UpstreamError:
+    """The error for a stream that already showed part of an answer the
+    upstream then lost: splicing the retry onto it would be a mixed answer."""
+    return UpstreamError(
+        message=(
+            "the connection to the Anthropic API dropped mid-answer, so the answer streamed so far is "
+            "incomplete; the CLI's retry cannot be joined to it. Retry the request."
+        ),
+        kind="connection_lost",
+    )
+
+
+def _plus(a: Usage, b: Usage) -> Usage:
+    return Usage(
+        input_tokens=a.input_tokens + b.input_tokens,
+        output_tokens=a.output_tokens + b.output_tokens,
+        cache_read_input_tokens=a.cache_read_input_tokens + b.cache_read_input_tokens,
+        cache_creation_input_tokens=a.cache_creation_input_tokens + b.cache_creation_input_tokens,
+    )
+
+
+@dataclass
+class _Attempt:
+    """One upstream request as the CLI streamed it; a CLI retry starts a new one."""
+
+    usage: Usage = field(default_factory=Usage)
+    stop_reason: str | None = None
+    started: bool = False  # message_start seen
+    stopped: bool = False  # message_stop after a stop reason: the answer is whole
+    saw_delta: bool = False
+    tool_calls: int = 0  # client calls surfaced so far
+    calls: dict[int, int] = field(default_factory=dict)  # content block index -> tool call index
+    silent_calls: set[int] = field(default_factory=set)  # call blocks with no argument text yet
+    structured_block: int | None = None
 
 
 class TurnAssembler:
@@ -59,27 +115,40 @@ class TurnAssembler:
 
     ``feed`` returns deltas, then a :class:`TurnResult` once the answer is
     complete (after which ``done`` is true), or raises :class:`UpstreamError`.
+    A :class:`Restart` among the deltas voids every delta before it.
+
+    ``offered`` names the client functions the request offered; a call of any
+    other name is dropped (a model can call a name it saw in the history, or
+    invent one). ``None`` (not told) accepts any ``mcp__client__`` name.
+
+    Usage counts every upstream attempt of the turn, the lost ones too: the
+    API bills a request whose stream later dropped for the prompt it read and
+    the tokens it reported up to the drop. That is also what the CLI adds up
+    for its ``ResultMessage`` usage and ``total_cost_usd``, so usage and cost
+    agree.
     """
 
-    def __init__(self, clock: Any = time.time, structured: bool = False) -> None:
+    def __init__(self, clock: Any = time.time, structured: bool = False, offered: frozenset[str] | None = None) -> None:
         self.structured = structured
-        self.tool_calls = 0
-        self.usage = Usage()
+        self.offered = offered
         self.model: str | None = None
-        self.stop_reason: str | None = None
         self.done = False
         self.ended_by_result = False  # the CLI closed the turn itself (it can be reused)
         self._clock = clock
-        self._turn_started = False
-        self._turn_stopped = False
-        self._saw_delta = False
+        self._attempt = _Attempt()
+        self._billed = Usage()  # the attempts that were lost
         self._error: UpstreamError | None = None
         self._last_status: int | None = None
         self._retry_after: int | None = None
-        self._calls: dict[int, int] = {}  # content block index -> tool call index
-        self._silent_calls: set[int] = set()  # call blocks with no argument text yet
-        self._structured_block: int | None = None
         self._schema_problem: str | None = None
+
+    @property
+    def usage(self) -> Usage:
+        return _plus(self._billed, self._attempt.usage)
+
+    @property
+    def tool_calls(self) -> int:
+        return self._attempt.tool_calls
 
     def feed(self, message: Any) -> list[StreamItem]:
         if self.done:
@@ -92,6 +161,7 @@ class TurnAssembler:
             if message.subtype == "api_retry":
                 status = message.data.get("error_status")
                 self._last_status = status if isinstance(status, int) else self._last_status
+                return self._restart()
             return []
         if isinstance(message, RateLimitEvent):
             info = message.rate_limit_info
@@ -110,76 +180,101 @@ class TurnAssembler:
         """The CLI's messages ended with no result: say what is known, or fail."""
         if self._error is not None:
             raise self._error
-        if self._turn_stopped:
+        if self._attempt.stopped:
             return self._complete()
         raise WorkerError("Claude Code CLI ended before it finished the answer")
 
     # -- internals -------------------------------------------------------
+    def _restart(self) -> list[StreamItem]:
+        """A new upstream attempt while the last one never stopped: that one was lost."""
+        lost = self._attempt
+        if not lost.started or lost.stopped:
+            return []
+        self._billed = _plus(self._billed, lost.usage)
+        self._attempt = _Attempt()
+        return [Restart()]
+
     def _on_event(self, message: StreamEvent) -> list[StreamItem]:
         if message.parent_tool_use_id is not None:
             return []
         event = message.event
         kind = event.get("type")
+        attempt = self._attempt
         if kind == "message_start":
-            if self._turn_stopped:
+            if attempt.stopped:
                 return []  # a continuation turn the CLI started on its own
-            self._turn_started = True
+            items = self._restart()
+            attempt = self._attempt
+            attempt.started = True
             body = event.get("message") or {}
             self.model = body.get("model") or self.model
-            self.usage.update(body.get("usage"))
-            return []
-        if not self._turn_started or self._turn_stopped:
+            attempt.usage.update(body.get("usage"))
+            return items
+        if not attempt.started or attempt.stopped:
             return []
         if kind == "content_block_start":
             return self._on_block_start(event.get("index"), event.get("content_block") or {})
-        if kind == "content_block_stop" and event.get("index") in self._silent_calls:
-            self._silent_calls.discard(event["index"])
-            return [ToolCallDelta(index=self._calls[event["index"]], arguments="{}")]  # a call without input
+        if kind == "content_block_stop" and event.get("index") in attempt.silent_calls:
+            attempt.silent_calls.discard(event["index"])
+            return [ToolCallDelta(index=attempt.calls[event["index"]], arguments="{}")]  # a call without input
         if kind == "content_block_delta":
-            delta = event.get("delta") or {}
-            if delta.get("type") == "input_json_delta":
-                return self._on_json(event.get("index"), delta.get("partial_json") or "")
-            if delta.get("type") == "text_delta" and delta.get("text"):
-                self._saw_delta = True
-                return [] if self.structured else [TextDelta(delta["text"])]
-            if delta.get("type") == "thinking_delta" and delta.get("thinking"):
-                self._saw_delta = True
-                return [ReasoningDelta(delta["thinking"])]
-            return []
+            return self._on_delta(event.get("index"), event.get("delta") or {})
         if kind == "message_delta":
-            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
-            self.usage.update(event.get("usage"))
+            attempt.stop_reason = (event.get("delta") or {}).get("stop_reason") or attempt.stop_reason
+            attempt.usage.update(event.get("usage"))
             return []
         if kind == "message_stop":
-            self._turn_stopped = True
-            if self.stop_reason in ENDS_EARLY and not (self.structured and self.stop_reason == "tool_use"):
+            if attempt.stop_reason is None:
+                return []  # the CLI closing a cut-off stream: a retry or an error follows
+            attempt.stopped = True
+            if attempt.stop_reason in ENDS_EARLY and not (self.structured and attempt.stop_reason == "tool_use"):
                 return [self._complete()]
         return []
+
+    def _on_delta(self, index: Any, delta: dict[str, Any]) -> list[StreamItem]:
+        if delta.get("type") == "input_json_delta":
+            return self._on_json(index, delta.get("partial_json") or "")
+        if delta.get("type") == "text_delta" and delta.get("text"):
+            self._attempt.saw_delta = True
+            return [] if self.structured else [TextDelta(delta["text"])]
+        if delta.get("type") == "thinking_delta" and delta.get("thinking"):
+            self._attempt.saw_delta = True
+            return [ReasoningDelta(delta["thinking"])]
+        return []
+
+    def _client_function(self, tool: str) -> str | None:
+        """The client's name for a call it can receive: an offered function."""
+        function = client_name(tool)
+        if function is None or (self.offered is not None and function not in self.offered):
+            return None
+        return function
 
     def _on_block_start(self, index: Any, block: dict[str, Any]) -> list[StreamItem]:
         if block.get("type") != "tool_use" or not isinstance(index, int):
             return []
+        attempt = self._attempt
         name = str(block.get("name") or "")
         if self.structured and name == STRUCTURED_OUTPUT_TOOL:
-            self._structured_block = index
+            attempt.structured_block = index
             return []
-        function = client_name(name)
+        function = self._client_function(name)
         if function is None:
             return []  # not a client function: nothing of it reaches the client
-        self._saw_delta = True
-        self._calls[index] = self.tool_calls
-        self._silent_calls.add(index)
-        self.tool_calls += 1
-        return [ToolCallDelta(index=self._calls[index], id=block.get("id"), name=function)]
+        attempt.saw_delta = True
+        attempt.calls[index] = attempt.tool_calls
+        attempt.silent_calls.add(index)
+        attempt.tool_calls += 1
+        return [ToolCallDelta(index=attempt.calls[index], id=block.get("id"), name=function)]
 
     def _on_json(self, index: Any, partial: str) -> list[StreamItem]:
+        attempt = self._attempt
         if not partial:
             return []
-        if index == self._structured_block:
+        if index == attempt.structured_block:
             return [TextDelta(partial)]
-        if index in self._calls:
-            self._silent_calls.discard(index)
-            return [ToolCallDelta(index=self._calls[index], arguments=partial)]
+        if index in attempt.calls:
+            attempt.silent_calls.discard(index)
+            return [ToolCallDelta(index=attempt.calls[index], arguments=partial)]
         return []
 
     def _on_assistant(self, message: AssistantMessage) -> list[StreamItem]:
@@ -189,7 +284,8 @@ class TurnAssembler:
             text = "".join(b.text for b in message.content if isinstance(b, TextBlock)).strip()
             self._error = UpstreamError(message=text or message.error, kind=message.error, status=self._last_status)
             return []
-        if self._saw_delta or self._turn_stopped:
+        attempt = self._attempt
+        if attempt.saw_delta or attempt.stopped:
             return []
         # No partial events arrived (older CLI): take the whole message.
         items: list[StreamItem] = []
@@ -198,15 +294,15 @@ class TurnAssembler:
                 items.append(ReasoningDelta(block.thinking))
             elif isinstance(block, TextBlock) and block.text and not self.structured:
                 items.append(TextDelta(block.text))
-            elif isinstance(block, ToolUseBlock) and (function := client_name(block.name)) is not None:
-                index, self.tool_calls = self.tool_calls, self.tool_calls + 1
+            elif isinstance(block, ToolUseBlock) and (function := self._client_function(block.name)) is not None:
+                index, attempt.tool_calls = attempt.tool_calls, attempt.tool_calls + 1
                 arguments = json.dumps(block.input)
                 items.append(ToolCallDelta(index=index, id=block.id, name=function, arguments=arguments))
-        self._saw_delta = bool(items)
+        attempt.saw_delta = bool(items)
         self.model = message.model or self.model
-        self.stop_reason = message.stop_reason or self.stop_reason
-        if message.usage and not self._turn_started:
-            self.usage.update(message.usage)
+        attempt.stop_reason = message.stop_reason or attempt.stop_reason
+        if message.usage and not attempt.started:
+            attempt.usage.update(message.usage)
         return items
 
     def _on_result(self, message: ResultMessage) -> list[StreamItem]:
@@ -225,9 +321,10 @@ class TurnAssembler:
                 error.retry_after = self._retry_after
             self.done = True
             raise error
-        if not self._turn_started and message.usage:
-            self.usage.update(message.usage)
-        self.stop_reason = self.stop_reason or message.stop_reason
+        attempt = self._attempt
+        if not attempt.started and message.usage:
+            attempt.usage.update(message.usage)
+        attempt.stop_reason = attempt.stop_reason or message.stop_reason
         self.ended_by_result = True
         result = self._complete(cost=message.total_cost_usd, session_id=message.session_id)
         if self.structured:
@@ -236,14 +333,19 @@ class TurnAssembler:
         return [result]
 
     def _complete(self, cost: float | None = None, session_id: str | None = None) -> TurnResult:
+        """The result; "tool_calls" only when a client call reached the client."""
         self.done = True
+        stop_reason = self._attempt.stop_reason
+        reason = finish_reason(stop_reason)
+        if reason == "tool_calls" and not self._attempt.tool_calls:
+            reason = "stop"  # only calls nobody offered (a built-in tool): the client has nothing to run
         return TurnResult(
-            finish_reason=finish_reason(self.stop_reason),
+            finish_reason=reason,
             usage=self.usage,
             model=self.model,
             cost_usd=cost,
             session_id=session_id,
-            stop_reason=self.stop_reason,
+            stop_reason=stop_reason,
         )
 
 
@@ -278,7 +380,10 @@ class StopFilter:
 
     def apply(self, item: StreamItem) -> list[StreamItem]:
         """What of ``item`` the client gets: text up to a stop, nothing after
-        it, and the held-back tail before the result."""
+        it, and the held-back tail before the result. A restart starts over."""
+        if isinstance(item, Restart):  # the text seen so far is void: so is what it held or hit
+            self.hit, self._pending = False, ""
+            return [item]
         if isinstance(item, TextDelta):
             text = self.feed(item.text)
             return [TextDelta(text)] if text else []

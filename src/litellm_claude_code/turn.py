@@ -21,15 +21,15 @@ import jsonschema
 from .auth import resolve_credentials
 from .config import DeploymentTuning, Settings, request_timeout
 from .environment import cli_environment
-from .errors import OutputError, SchemaMismatch, TranslationError
+from .errors import OutputError, SchemaMismatch, TranslationError, WorkerError
+from .options import LaunchSpec
 from .params import IGNORED, LEGACY, output_schema, reasoning, stop_sequences
-from .pool import Lease, Pool
-from .session import CLISession, LaunchSpec, build_options
+from .pool import Processes
 from .stream import StopFilter, TurnAssembler
 from .tools import ToolPlan
 from .tools import plan as plan_tools
 from .translate import to_conversation
-from .types import Conversation, ReasoningDelta, StreamItem, TextDelta, ToolCallDelta, Turn, TurnResult
+from .types import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta, ToolCallDelta, Turn, TurnResult
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def _with_instruction(system_prompt: str | None, instruction: str | None) -> str
     return f"{system_prompt}\n\n{instruction}" if system_prompt else instruction
 
 
-async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> AsyncGenerator[StreamItem, None]:
+async def run(turn: PreparedTurn, settings: Settings, pool: Processes) -> AsyncGenerator[StreamItem, None]:
     """Yield the answer's deltas, then its TurnResult.
 
     With an enforced ``tool_choice`` the answer is held back until it calls
@@ -154,6 +154,12 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) 
         items = _attempt(turn, spec, settings, pool, deadline)
         try:
             async for item in items:
+                if isinstance(item, Restart):
+                    names.clear()  # the lost attempt's calls do not count
+                    if held is not None:  # nothing of it was shown: forget it quietly
+                        held.clear()
+                        stop = StopFilter(turn.stop)
+                        continue
                 if isinstance(item, ToolCallDelta) and item.name:
                     names.append(item.name)
                 visible = stop.apply(item)
@@ -177,53 +183,59 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) 
 
 
 async def _attempt(
-    turn: PreparedTurn, spec: LaunchSpec, settings: Settings, pool: Pool | None, deadline: float
+    turn: PreparedTurn, spec: LaunchSpec, settings: Settings, processes: Processes, deadline: float
 ) -> AsyncGenerator[StreamItem, None]:
-    """One CLI turn. With a pool the process comes from it and goes back only
-    if the turn completed; without one, a process is started for this turn.
-    Either way no process outlives the request in a half-finished state."""
+    """One CLI turn on a process from ``processes``; it goes back only if the
+    turn completed, so no process outlives the request half finished.
+
+    A warm process that turns out dead before it answered anything (killed
+    while idle, just before the lease) is replaced once, unseen by the client.
+    """
     settings.ensure_dirs()
-    started = time.monotonic()
-    assembler = TurnAssembler(structured=turn.schema is not None)
-    lease: Lease | None = None
-    session: CLISession | None = None
-    answer: list[str] = []
-    completed = False
-    try:
-        if pool is not None:
-            lease = await pool.acquire(
-                spec,
-                turn.conversation,
-                deadline=deadline,
-                timeout=turn.timeout,
-                spares=turn.tuning.spares,
-                idle_ttl=turn.tuning.idle_ttl,
-            )
-            session = lease.session
-        else:
-            session = CLISession(build_options(spec, turn.conversation))
-            await session.start(timeout=max(0.001, deadline - time.monotonic()))
-        logger.debug(
-            "cli_turn.started model=%s history=%d mode=%s",
-            spec.model,
-            len(turn.conversation.history),
-            lease.mode if lease else "one-shot",
+    for chance in (1, 2):
+        lease = await processes.acquire(
+            spec,
+            turn.conversation,
+            deadline=deadline,
+            timeout=turn.timeout,
+            spares=turn.tuning.spares,
+            idle_ttl=turn.tuning.idle_ttl,
         )
-        job = session.turn(turn.conversation.prompt, timeout=turn.timeout, deadline=deadline)
-        async for message in job:
-            for item in assembler.feed(message):
-                if isinstance(item, TextDelta):
-                    answer.append(item.text)
-                if isinstance(item, TurnResult) and turn.schema is not None:
-                    _check_schema(item.structured_output, turn.schema)
-                yield item
-            if assembler.done:
-                break
-        else:
-            yield assembler.finish_without_result()
-        completed = job.completed and assembler.ended_by_result and not assembler.structured
-    finally:
-        if lease is not None and pool is not None:
+        started = time.monotonic()
+        assembler = TurnAssembler(
+            structured=turn.schema is not None, offered=frozenset(tool.name for tool in turn.tools.offered)
+        )
+        answer: list[str] = []
+        completed = yielded = False
+        try:
+            logger.debug(
+                "cli_turn.started model=%s history=%d mode=%s",
+                spec.model,
+                len(turn.conversation.history),
+                lease.mode,
+            )
+            job = lease.session.turn(turn.conversation.prompt, timeout=turn.timeout, deadline=deadline)
+            async for message in job:
+                for item in assembler.feed(message):
+                    if isinstance(item, TextDelta):
+                        answer.append(item.text)
+                    elif isinstance(item, Restart):
+                        answer.clear()  # the lost attempt is not part of the conversation
+                    if isinstance(item, TurnResult) and turn.schema is not None:
+                        _check_schema(item.structured_output, turn.schema)
+                    yielded = True
+                    yield item
+                if assembler.done:
+                    break
+            else:
+                yield assembler.finish_without_result()
+            completed = job.completed and assembler.ended_by_result and not assembler.structured
+            return
+        except WorkerError:
+            if yielded or lease.mode == "start" or chance == 2:
+                raise
+            logger.warning("a warm Claude Code process was gone when its turn began; starting another")
+        finally:
             holds = None
             if completed:
                 holds = [
@@ -231,10 +243,8 @@ async def _attempt(
                     Turn("user", list(turn.conversation.prompt)),
                     Turn("assistant", [{"type": "text", "text": "".join(answer)}]),
                 ]
-            await asyncio.shield(pool.release(lease, reusable=completed, holds=holds))
-        elif session is not None:
-            await asyncio.shield(session.close())
-        logger.debug("cli_turn.complete model=%s seconds=%.3f", spec.model, time.monotonic() - started)
+            await asyncio.shield(processes.release(lease, reusable=completed, holds=holds))
+            logger.debug("cli_turn.complete model=%s seconds=%.3f", spec.model, time.monotonic() - started)
 
 
 def _check_schema(value: Any, schema: dict[str, Any]) -> None:
@@ -245,8 +255,14 @@ def _check_schema(value: Any, schema: dict[str, Any]) -> None:
         raise SchemaMismatch(exc.message) from exc
 
 
-async def collect(turn: PreparedTurn, settings: Settings, pool: Pool | None = None) -> Answer:
-    """The whole answer, for a non-streamed response."""
+async def collect(turn: PreparedTurn, settings: Settings, pool: Processes) -> Answer:
+    """The whole answer, for a non-streamed response.
+
+    A :class:`Restart` (the upstream lost the attempt and the CLI retried)
+    voids what was gathered, so the client gets the retried answer whole.
+    A refused answer (``content_filter``) carries no tool calls: the refusal
+    may have cut one short, and the CLI ran none of them.
+    """
     text: list[str] = []
     thinking: list[str] = []
     calls: list[ToolCallDelta] = []
@@ -262,10 +278,14 @@ async def collect(turn: PreparedTurn, settings: Settings, pool: Pool | None = No
             else:
                 first = calls[item.index]
                 calls[item.index] = replace(first, arguments=first.arguments + item.arguments)
-        else:
+        elif isinstance(item, TurnResult):
             result = item
+        else:  # a Restart
+            text, thinking, calls = [], [], []
     assert result is not None  # run() always ends with a result or raises
     content = "".join(text)
     if result.structured_output is not None:
         content = json.dumps(result.structured_output)
+    if result.finish_reason == "content_filter":
+        calls = []
     return Answer(text=content, reasoning="".join(thinking), tool_calls=calls, result=result)

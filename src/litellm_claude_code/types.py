@@ -109,4 +109,11 @@ class TurnResult:
     structured_output: Any = None  # the parsed JSON, when the request asked for it
 
 
-StreamItem = TextDelta | ReasoningDelta | ToolCallDelta | TurnResult
+@dataclass(frozen=True)
+class Restart:
+    """The upstream attempt streamed so far was lost (a dropped connection or a
+    cut-off SSE stream) and the CLI is retrying: every delta before this one
+    belongs to an answer that will never be finished, so drop it."""
+
+
+StreamItem = TextDelta | ReasoningDelta | ToolCallDelta | TurnResult | Restart

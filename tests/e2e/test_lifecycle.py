@@ -163,6 +163,7 @@ def test_proxy_stop_leaves_no_cli_process(fake: FakeAnthropic, tmp_path_factory:
     tmp = tmp_path_factory.mktemp("stopping")
     env = base_env(tmp, fake)
     env["LITELLM_MASTER_KEY"] = "sk-stopping-test-key-0123456789"
+    env["LITELLM_CLAUDE_CODE_SHUTDOWN_GRACE"] = "2"
     running = start_proxy(tmp, env)
     fake.script(Reply(text=[f" t{i}" for i in range(60)], delta_delay=0.5))
     client = openai.OpenAI(base_url=f"{running.url}/v1", api_key=env["LITELLM_MASTER_KEY"], max_retries=0)

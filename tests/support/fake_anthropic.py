@@ -5,7 +5,7 @@ records every request (path, headers, JSON body) and answers from a queue of
 scripted replies, falling back to a default reply. Replies can stream text,
 thinking and tool_use blocks, carry usage with cache tokens, or fail in the
 ways the real API fails (HTTP errors, a hang before any byte, a stall after
-``message_start``).
+``message_start``, a connection dropped or an SSE stream cut short mid-answer).
 
 Run standalone for the benchmark or the container check::
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -69,6 +70,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # accept the request, never send a byte
     stall_after_start: bool = False  # send message_start, then nothing
+    # After this many content deltas (text, thinking or tool input), close the
+    # connection without ending the HTTP response (no message_delta/stop).
+    drop_after_deltas: int | None = None
+    # After this many content deltas, end the HTTP response cleanly, but with
+    # no content_block_stop, message_delta or message_stop: a truncated SSE.
+    truncate_after_deltas: int | None = None
     # Pacing.
     ttfb: float = 0.0  # seconds before the first byte
     delta_delay: float = 0.0  # seconds between content deltas
@@ -87,6 +94,24 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
+class _DropConnection(Exception):
+    """Raised inside a streamed body: uvicorn then closes the connection
+    without the chunked body's terminator, as a dropped upstream would."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keeps uvicorn from logging a traceback for a drop the script asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None:
+            if isinstance(error, _DropConnection):
+                return False
+            group = getattr(error, "exceptions", None)  # anyio / starlette may wrap it
+            error = group[0] if group else error.__cause__
+        return True
+
+
 class FakeAnthropic:
     """Thread-hosted fake. Use as a context manager or call start()/stop()."""
 
@@ -100,6 +125,7 @@ class FakeAnthropic:
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._quiet = _QuietDrops()
         self.finished_streams = 0
         self.open_streams = 0
         self.stream_end_times: list[float] = []
@@ -139,6 +165,7 @@ class FakeAnthropic:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._requested_port))
         self.port = sock.getsockname()[1]
+        logging.getLogger("uvicorn.error").addFilter(self._quiet)
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -157,6 +184,7 @@ class FakeAnthropic:
             self._server.force_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        logging.getLogger("uvicorn.error").removeFilter(self._quiet)
 
     def __enter__(self) -> FakeAnthropic:
         return self.start()
@@ -248,12 +276,30 @@ class FakeAnthropic:
     async def _stream(self, reply: Reply, model: str) -> AsyncIterator[bytes]:
         self.open_streams += 1
         try:
-            async for chunk in self._stream_events(reply, model):
+            async for chunk in self._cut_short(reply, self._stream_events(reply, model)):
                 yield chunk
         finally:
             self.open_streams -= 1
             self.finished_streams += 1
             self.stream_end_times.append(time.monotonic())
+
+    async def _cut_short(self, reply: Reply, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The events, up to the reply's scripted drop or truncation."""
+        cut = reply.drop_after_deltas if reply.drop_after_deltas is not None else reply.truncate_after_deltas
+        deltas = 0
+        async for chunk in events:
+            if chunk.startswith(b"event: content_block_delta") and b'"signature_delta"' not in chunk:
+                if deltas == cut:
+                    break
+                deltas += 1
+            yield chunk
+        else:
+            return
+        if reply.drop_after_deltas is not None:
+            # A pause first, as a real drop comes a while after the last byte:
+            # the client reads what it got before it sees the connection end.
+            await asyncio.sleep(reply.delta_delay)
+            raise _DropConnection(f"scripted drop after {deltas} content deltas")
 
     async def _stream_events(self, reply: Reply, model: str) -> AsyncIterator[bytes]:
         start_usage = self._usage(reply, 1)

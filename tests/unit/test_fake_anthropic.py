@@ -92,3 +92,35 @@ def test_reset_clears_script_and_records(server: FakeAnthropic) -> None:
     server.reset()
     assert server.requests == []
     assert httpx.post(f"{server.base_url}/v1/messages", json={"model": "m"}).status_code == 200
+
+
+def test_drop_closes_the_connection_mid_body_after_n_deltas(server: FakeAnthropic) -> None:
+    server.script(Reply(text=["a", "b", "c"], drop_after_deltas=2), Reply(text=["ok"]))
+    received = b""
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("POST", f"{server.base_url}/v1/messages", json={"model": "m", "stream": True}) as response,
+    ):
+        assert response.status_code == 200
+        for chunk in response.iter_raw():
+            received += chunk
+    kinds = [kind for kind, _ in sse_events(received.decode())]
+    assert kinds == ["message_start", "content_block_start", "content_block_delta", "content_block_delta"]
+    # The server carries on: the next request gets its reply.
+    follow = httpx.post(f"{server.base_url}/v1/messages", json={"model": "m"}).json()
+    assert follow["content"] == [{"type": "text", "text": "ok"}]
+    assert server.open_streams == 0
+
+
+def test_truncate_ends_the_body_cleanly_without_message_stop(server: FakeAnthropic) -> None:
+    server.script(Reply(thinking=["t"], text=["a", "b"], truncate_after_deltas=2))
+    response = httpx.post(f"{server.base_url}/v1/messages", json={"model": "m", "stream": True})
+    events = sse_events(response.text)
+    deltas = [data["delta"] for kind, data in events if kind == "content_block_delta"]
+    assert deltas == [
+        {"type": "thinking_delta", "thinking": "t"},
+        {"type": "signature_delta", "signature": "c2lnbmF0dXJl"},  # not counted: no content
+        {"type": "text_delta", "text": "a"},
+    ]
+    assert events[-1][0] == "content_block_delta"
+    assert server.finished_streams == 1

@@ -1,47 +1,76 @@
-"""Pool state, step by step, with fake sessions (no processes) and a fake clock."""
+"""Pool state, step by step, with fake sessions (no processes) and a fake clock.
+
+Each step asserts on the pool's ``repr``, which counts processes by state.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from litellm_claude_code.errors import PoolFull, RequestTimeout
-from litellm_claude_code.pool import Pool, PoolLimits
-from litellm_claude_code.session import LaunchSpec
+from litellm_claude_code.errors import PoolClosed, PoolFull, RequestTimeout
+from litellm_claude_code.options import LaunchSpec
+from litellm_claude_code.pool import Pool, PoolLimits, State
 from litellm_claude_code.types import Conversation, Turn
 
 
 class FakeSession:
-    started = 0
+    """A CLI process stand-in. ``reset_gate``/``start_gate`` make those steps wait."""
 
-    def __init__(self, options: Any) -> None:
-        self.options = options
+    def __init__(self, spec: LaunchSpec, conversation: Conversation, on_exit: Callable[[Any], None]) -> None:
+        self.spec = spec
+        self.conversation = conversation
+        self.on_exit = on_exit
         self.state = "new"
         self.resets = 0
         self.reset_ok = True
         self.closed = False
+        self.reset_gate: asyncio.Event | None = None
+        self.start_gate: asyncio.Event | None = None
 
     @property
     def alive(self) -> bool:
         return self.state in ("starting", "idle", "busy")
 
     async def start(self, timeout: float) -> None:
-        FakeSession.started += 1
+        self.state = "starting"
+        if self.start_gate is not None:
+            await self.start_gate.wait()
         self.state = "idle"
 
     async def reset(self, timeout: float = 5.0) -> bool:
         self.resets += 1
+        if self.reset_gate is not None:
+            await self.reset_gate.wait()
         return self.reset_ok
 
     async def close(self) -> None:
+        await asyncio.sleep(0)  # closing takes a moment: the process still counts meanwhile
         self.state = "closed"
         self.closed = True
 
+    def die(self) -> None:
+        self.state = "closed"
+        self.on_exit(self)
+
     def kill_now(self) -> None:
         self.state = "closed"
+
+
+class Factory:
+    def __init__(self) -> None:
+        self.made: list[FakeSession] = []
+        self.gate_starts: asyncio.Event | None = None
+
+    def __call__(self, spec: LaunchSpec, conversation: Conversation, on_exit: Callable[[Any], None]) -> FakeSession:
+        session = FakeSession(spec, conversation, on_exit)
+        session.start_gate = self.gate_starts
+        self.made.append(session)
+        return session
 
 
 class Clock:
@@ -60,38 +89,40 @@ def convo(*history: Turn, prompt: str = "q") -> Conversation:
     return Conversation("S", tuple(history), ({"type": "text", "text": prompt},))
 
 
+HELD = [Turn("user", [{"type": "text", "text": "q"}]), Turn("assistant", [{"type": "text", "text": "a"}])]
+
+
 def far() -> float:
     return time.monotonic() + 30
 
 
-def make(clock: Clock | None = None, **limits: Any) -> Pool:
-    return Pool(PoolLimits(**{"spares": 0, **limits}), factory=FakeSession, clock=clock or Clock())  # type: ignore[arg-type]
+def make(clock: Clock | None = None, factory: Factory | None = None, **limits: Any) -> Pool:
+    return Pool(PoolLimits(**{"spares": 0, **limits}), factory=factory or Factory(), clock=clock or Clock())
 
 
 async def test_start_release_reuse_with_reset() -> None:
     pool = make()
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total, 0 idle>"
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
     lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     assert lease.mode == "start"
-    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total, 0 idle>"
-    held = [Turn("user", [{"type": "text", "text": "q"}]), Turn("assistant", [{"type": "text", "text": "a"}])]
-    await pool.release(lease, reusable=True, holds=held)
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total, 1 idle>"
+    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total: 1 leased>"
+    await pool.release(lease, reusable=True, holds=HELD)
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 idle>"
     again = await pool.acquire(spec(), convo(prompt="other"), deadline=far(), timeout=30)
-    assert again.mode == "reset" and again.session is lease.session and again.session.resets == 1  # type: ignore[attr-defined]
+    assert again.mode == "reset" and again.session is lease.session and again.session.resets == 1
 
 
 async def test_matching_history_continues_on_the_same_process() -> None:
     pool = make()
     lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    held = [Turn("user", [{"type": "text", "text": "q"}]), Turn("assistant", [{"type": "text", "text": "a"}])]
-    await pool.release(lease, reusable=True, holds=held)
-    follow = await pool.acquire(spec(), convo(*held, prompt="next"), deadline=far(), timeout=30)
+    await pool.release(lease, reusable=True, holds=HELD)
+    follow = await pool.acquire(spec(), convo(*HELD, prompt="next"), deadline=far(), timeout=30)
     assert follow.mode == "continue" and follow.session is lease.session
     await pool.release(follow, reusable=True, holds=None)
-    other = [Turn("user", [{"type": "text", "text": "q"}]), Turn("assistant", [{"type": "text", "text": "DIFFERENT"}])]
+    other = [HELD[0], Turn("assistant", [{"type": "text", "text": "DIFFERENT"}])]
     fresh = await pool.acquire(spec(), convo(*other), deadline=far(), timeout=30)
     assert fresh.mode == "start"  # history must be resumed at launch
+    assert fresh.session.conversation.history == tuple(other)
 
 
 async def test_a_clean_process_is_preferred_and_keys_do_not_mix() -> None:
@@ -105,22 +136,54 @@ async def test_a_clean_process_is_preferred_and_keys_do_not_mix() -> None:
     assert again.mode == "fresh" and again.session is a.session
 
 
+def test_every_launch_spec_field_is_in_the_key() -> None:
+    base = spec()
+    variants = [
+        LaunchSpec(model="opus", system_prompt="S", env={"A": "1"}, cwd="/w"),
+        LaunchSpec(model="sonnet", system_prompt="S", env={"A": "2"}, cwd="/w"),
+        LaunchSpec(model="sonnet", system_prompt="S", env={"A": "1"}, cwd="/w", effort="low"),
+        LaunchSpec(model="sonnet", system_prompt="S", env={"A": "1"}, cwd="/w", output_schema_json="{}"),
+    ]
+    assert len({base.key(), *(v.key() for v in variants)}) == 5
+
+
 async def test_failed_reset_replaces_the_process() -> None:
     pool = make()
     lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    lease.session.reset_ok = False  # type: ignore[attr-defined]
-    await pool.release(lease, reusable=True, holds=[Turn("user", [{"type": "text", "text": "x"}])])
+    lease.session.reset_ok = False
+    await pool.release(lease, reusable=True, holds=[HELD[0]])
     replaced = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     assert replaced.mode == "start" and replaced.session is not lease.session
-    assert lease.session.closed  # type: ignore[attr-defined]
+    await pool.settled()
+    assert lease.session.closed
 
 
-async def test_not_reusable_means_closed() -> None:
+async def test_a_request_cancelled_during_reset_ends_that_process() -> None:
+    """The leak of issue 9.1: a cancel during /clear left the entry busy forever."""
+    pool = make(max_processes=2)
+    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    await pool.release(lease, reusable=True, holds=HELD)
+    lease.session.reset_gate = asyncio.Event()
+    waiting = asyncio.create_task(pool.acquire(spec(), convo(prompt="other"), deadline=far(), timeout=30))
+    while lease.session.resets == 0:
+        await asyncio.sleep(0)
+    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total: 1 resetting>"
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await pool.settled()
+    assert lease.session.closed
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
+
+
+async def test_not_reusable_means_closed_and_counted_until_it_has_exited() -> None:
     pool = make()
     lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     await pool.release(lease, reusable=False, holds=None)
-    assert lease.session.closed  # type: ignore[attr-defined]
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total, 0 idle>"
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 closing>"
+    await pool.settled()
+    assert lease.session.closed
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
 
 
 async def test_queue_then_429_then_hand_over() -> None:
@@ -128,13 +191,13 @@ async def test_queue_then_429_then_hand_over() -> None:
     first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     waiting = asyncio.create_task(pool.acquire(spec(), convo(), deadline=far(), timeout=30))
     await asyncio.sleep(0)
-    assert repr(pool) == "<Pool requests: 1 running, 1 queued | processes: 1 total, 0 idle>"
+    assert repr(pool) == "<Pool requests: 1 running, 1 queued | processes: 1 total: 1 leased>"
     with pytest.raises(PoolFull):
         await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     await pool.release(first, reusable=True, holds=None)
     second = await waiting
     assert second.session is first.session
-    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total, 0 idle>"
+    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total: 1 leased>"
 
 
 async def test_waiting_past_the_deadline_times_out_and_frees_its_place() -> None:
@@ -142,12 +205,12 @@ async def test_waiting_past_the_deadline_times_out_and_frees_its_place() -> None
     held = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     with pytest.raises(RequestTimeout):
         await pool.acquire(spec(), convo(), deadline=time.monotonic() + 0.05, timeout=0.05)
-    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total, 0 idle>"
+    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total: 1 leased>"
     await pool.release(held, reusable=True, holds=None)
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total, 1 idle>"
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 idle>"
 
 
-async def test_cap_evicts_the_longest_idle_process() -> None:
+async def test_at_the_cap_the_longest_idle_process_is_ended_before_a_new_one_starts() -> None:
     clock = Clock()
     pool = make(clock, max_processes=2)
     a = await pool.acquire(spec("A"), convo(), deadline=far(), timeout=30)
@@ -156,9 +219,26 @@ async def test_cap_evicts_the_longest_idle_process() -> None:
     b = await pool.acquire(spec("B"), convo(), deadline=far(), timeout=30)
     await pool.release(b, reusable=True, holds=None)
     c = await pool.acquire(spec("C"), convo(), deadline=far(), timeout=30)
-    assert a.session.closed and not b.session.closed  # type: ignore[attr-defined]
-    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 2 total, 1 idle>"
-    await pool.release(c, reusable=True, holds=None)
+    assert c.mode == "start" and a.session.closed and not b.session.closed  # the old one had exited before C started
+    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 2 total: 1 idle, 1 leased>"
+    assert pool.peak_processes == 2
+
+
+async def test_at_the_cap_a_request_waits_for_a_background_reset_instead_of_exceeding_it() -> None:
+    pool = Pool(PoolLimits(spares=1, max_processes=2), factory=Factory(), clock=Clock())
+    first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    await pool.release(first, reusable=True, holds=HELD)  # starts a spare
+    await pool.settled()
+    second = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)  # takes the spare
+    first.session.reset_gate = asyncio.Event()
+    await pool.release(second, reusable=True, holds=[HELD[0]])  # the older conversation is cleared
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 1 idle, 1 resetting>"
+    other = asyncio.create_task(pool.acquire(spec("other"), convo(), deadline=far(), timeout=30))
+    lease = await other  # ends the idle one (second) and starts under the cap
+    assert lease.mode == "start" and second.session.closed
+    first.session.reset_gate.set()
+    await pool.settled()
+    assert pool.peak_processes == 2
 
 
 async def test_idle_processes_are_trimmed_after_the_ttl() -> None:
@@ -170,76 +250,105 @@ async def test_idle_processes_are_trimmed_after_the_ttl() -> None:
     assert await pool.trim() == 0
     clock.now += 31
     assert await pool.trim() == 1
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total, 0 idle>"
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
 
 
 async def test_spares_are_started_for_keys_in_use() -> None:
-    pool = Pool(PoolLimits(spares=1), factory=FakeSession, clock=Clock())  # type: ignore[arg-type]
+    pool = Pool(PoolLimits(spares=1), factory=Factory(), clock=Clock())
     lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    await pool.release(lease, reusable=True, holds=[Turn("user", [{"type": "text", "text": "x"}])])
-    await asyncio.sleep(0.01)
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total, 2 idle>"
+    await pool.release(lease, reusable=True, holds=[HELD[0]])
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 1 starting, 1 idle>"
+    await pool.settled()
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 2 idle>"
     clean = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     assert clean.mode == "fresh" and clean.session is not lease.session
 
 
-async def test_close_refuses_new_requests_and_ends_processes() -> None:
+async def test_a_process_that_died_while_idle_is_dropped_at_once() -> None:
     pool = make()
     lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     await pool.release(lease, reusable=True, holds=None)
-    await pool.close()
-    assert lease.session.closed  # type: ignore[attr-defined]
-    with pytest.raises(PoolFull):
+    lease.session.die()
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
+    again = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    assert again.mode == "start" and again.session is not lease.session
+
+
+async def test_drain_fails_queued_requests_waits_for_running_ones_then_ends_everything() -> None:
+    pool = make(max_processes=1, max_queue=2)
+    running = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    queued = asyncio.create_task(pool.acquire(spec(), convo(), deadline=far(), timeout=30))
+    await asyncio.sleep(0)
+    draining = asyncio.create_task(pool.drain(grace=30))
+    with pytest.raises(PoolClosed):
+        await queued
+    with pytest.raises(PoolClosed):
         await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    assert not draining.done() and not running.session.closed  # the running request gets its grace
+    await pool.release(running, reusable=True, holds=None)
+    await draining
+    assert running.session.closed
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
+
+
+async def test_drain_ends_running_processes_after_the_grace() -> None:
+    pool = make()
+    running = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    await pool.drain(grace=0.01)
+    assert running.session.closed
+    assert running.entry.state is State.CLOSING
+    await pool.release(running, reusable=False, holds=None)  # the request notices afterwards
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
 
 
 async def test_at_the_cap_older_conversations_are_reset_in_the_background() -> None:
-    pool = Pool(PoolLimits(spares=1, max_processes=2), factory=FakeSession, clock=Clock())  # type: ignore[arg-type]
-    held = [Turn("user", [{"type": "text", "text": "x"}])]
+    pool = Pool(PoolLimits(spares=1, max_processes=2), factory=Factory(), clock=Clock())
     first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    await pool.release(first, reusable=True, holds=held)  # starts a spare
-    await asyncio.sleep(0.01)
+    await pool.release(first, reusable=True, holds=[HELD[0]])  # starts a spare
+    await pool.settled()
     second = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     assert second.mode == "fresh" and second.session is not first.session
-    await pool.release(second, reusable=True, holds=held)  # the older conversation is cleared
-    await asyncio.sleep(0.01)
-    assert first.session.resets == 1 and second.session.resets == 0  # type: ignore[attr-defined]
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total, 2 idle>"
+    await pool.release(second, reusable=True, holds=[HELD[0]])  # the older conversation is cleared
+    await pool.settled()
+    assert first.session.resets == 1 and second.session.resets == 0
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 2 idle>"
     third = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
     assert third.mode == "fresh" and third.session is first.session
 
 
-async def test_a_process_that_died_while_idle_is_replaced() -> None:
-    pool = make()
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    await pool.release(lease, reusable=True, holds=None)
-    lease.session.state = "closed"  # type: ignore[misc]  # it crashed while idle
-    again = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    assert again.mode == "start" and again.session is not lease.session
-    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total, 0 idle>"
-
-
 async def test_under_the_cap_spares_are_new_processes_so_conversations_stay_warm() -> None:
-    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=FakeSession, clock=Clock())  # type: ignore[arg-type]
-    held = [Turn("user", [{"type": "text", "text": "q"}]), Turn("assistant", [{"type": "text", "text": "a"}])]
+    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=Factory(), clock=Clock())
     first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    await pool.release(first, reusable=True, holds=held)
-    await asyncio.sleep(0.01)
+    await pool.release(first, reusable=True, holds=HELD)
+    await pool.settled()
     second = await pool.acquire(spec(), convo(prompt="other"), deadline=far(), timeout=30)
     await pool.release(second, reusable=True, holds=[Turn("user", [{"type": "text", "text": "other"}])])
-    await asyncio.sleep(0.01)
-    assert first.session.resets == 0  # type: ignore[attr-defined]
-    follow = await pool.acquire(spec(), convo(*held, prompt="next"), deadline=far(), timeout=30)
+    await pool.settled()
+    assert first.session.resets == 0
+    follow = await pool.acquire(spec(), convo(*HELD, prompt="next"), deadline=far(), timeout=30)
     assert follow.mode == "continue" and follow.session is first.session
 
 
 async def test_spares_can_be_tuned_per_key() -> None:
-    pool = Pool(PoolLimits(spares=2), factory=FakeSession, clock=Clock())  # type: ignore[arg-type]
+    pool = Pool(PoolLimits(spares=2), factory=Factory(), clock=Clock())
     lean = await pool.acquire(spec("lean"), convo(), deadline=far(), timeout=30, spares=0)
     await pool.release(lean, reusable=True, holds=None)
-    await asyncio.sleep(0.01)
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total, 1 idle>"
+    await pool.settled()
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 idle>"
     rich = await pool.acquire(spec("rich"), convo(), deadline=far(), timeout=30)
-    await pool.release(rich, reusable=True, holds=[Turn("user", [{"type": "text", "text": "x"}])])
-    await asyncio.sleep(0.01)
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 4 total, 4 idle>"
+    await pool.release(rich, reusable=True, holds=[HELD[0]])
+    await pool.settled()
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 4 total: 4 idle>"
+
+
+async def test_no_spare_starts_while_requests_wait_for_a_slot() -> None:
+    pool = Pool(PoolLimits(spares=2, max_processes=2, max_queue=2), factory=Factory(), clock=Clock())
+    a = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    b = await pool.acquire(spec("B"), convo(), deadline=far(), timeout=30)
+    waiting = asyncio.create_task(pool.acquire(spec("C"), convo(), deadline=far(), timeout=30))
+    await asyncio.sleep(0)
+    await pool.release(a, reusable=True, holds=None)  # the slot goes to the waiter, not a spare
+    c = await waiting
+    assert c.mode == "start" and pool.peak_processes == 2
+    await pool.release(b, reusable=True, holds=None)
+    await pool.release(c, reusable=True, holds=None)

@@ -12,12 +12,15 @@ from claude_agent_sdk import (
     StreamEvent,
     SystemMessage,
     TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserMessage,
 )
 from claude_agent_sdk.types import RateLimitInfo
 
 from litellm_claude_code.errors import OutputError, UpstreamError, WorkerError
-from litellm_claude_code.stream import TurnAssembler
-from litellm_claude_code.types import ReasoningDelta, TextDelta, ToolCallDelta, TurnResult
+from litellm_claude_code.stream import StopFilter, TurnAssembler
+from litellm_claude_code.types import ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult, Usage
 
 
 def event(payload: dict[str, Any], parent: str | None = None) -> StreamEvent:
@@ -94,7 +97,9 @@ def test_text_deltas_then_result_with_exact_usage_and_cost() -> None:
     assert assembler.done
 
 
-@pytest.mark.parametrize(("stop", "reason"), [("max_tokens", "length"), ("tool_use", "tool_calls")])
+@pytest.mark.parametrize(
+    ("stop", "reason"), [("max_tokens", "length"), ("tool_use", "stop"), ("refusal", "content_filter")]
+)
 def test_turns_the_cli_would_continue_end_at_message_stop(stop: str, reason: str) -> None:
     assembler = TurnAssembler()
     items = feed_all(assembler, turn_events(["x"], stop_reason=stop))
@@ -258,3 +263,169 @@ def test_an_upstream_failure_in_structured_mode_stays_an_upstream_error() -> Non
     with pytest.raises(UpstreamError) as caught:
         assembler.feed(result(subtype="error_during_execution", is_error=True, api_error_status=529))
     assert caught.value.status == 529
+
+
+# -- an upstream attempt lost mid-answer --------------------------------------
+# The sequences below are what the real CLI (2.1.330) emitted against the fake
+# upstream with CLAUDE_CODE_MAX_RETRIES=1, for a dropped connection and for a
+# truncated SSE stream alike: it closes the cut stream itself (content_block_stop
+# and message_stop, no message_delta), reports api_retry, streams the retry.
+
+
+def lost_attempt(texts: list[str], input_tokens: int = 11) -> list[StreamEvent]:
+    start = {"input_tokens": input_tokens, "output_tokens": 1, "cache_read_input_tokens": 0}
+    return [
+        event({"type": "message_start", "message": {"model": "claude-x", "usage": start}}),
+        event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        *(
+            event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
+            for piece in texts
+        ),
+        event({"type": "content_block_stop", "index": 0}),
+        event({"type": "message_stop"}),
+    ]
+
+
+def api_retry() -> SystemMessage:
+    data = {"type": "system", "subtype": "api_retry", "attempt": 1, "max_retries": 1, "error_status": None}
+    return SystemMessage(subtype="api_retry", data={**data, "error": "unknown"})
+
+
+def retried_answer(texts: list[str]) -> list[Any]:
+    usage = {"input_tokens": 13, "output_tokens": 5, "cache_read_input_tokens": 0}
+    start = {**usage, "output_tokens": 1}
+    return [
+        event({"type": "message_start", "message": {"model": "claude-x", "usage": start}}),
+        *(
+            event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
+            for piece in texts
+        ),
+        AssistantMessage(content=[TextBlock("".join(texts))], model="claude-x"),
+        event({"type": "content_block_stop", "index": 0}),
+        event({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": usage}),
+        event({"type": "message_stop"}),
+        result(usage={"input_tokens": 24, "output_tokens": 6}),
+    ]
+
+
+def connection_lost_error() -> list[Any]:
+    """How the CLI ends a turn whose last allowed attempt was lost too."""
+    text = "API Error: Connection to the API was lost (ECONNRESET). This is usually temporary — try again."
+    return [
+        AssistantMessage(content=[TextBlock(text)], model="<synthetic>", error="server_error"),
+        event({"type": "content_block_stop", "index": 0}),
+        event({"type": "message_delta", "delta": {"stop_reason": None}, "usage": {"input_tokens": 11}}),
+        event({"type": "message_stop"}),
+        result(is_error=True, stop_reason="stop_sequence"),
+    ]
+
+
+def test_a_retried_attempt_replaces_the_lost_one_and_usage_counts_both() -> None:
+    assembler = TurnAssembler()
+    items = feed_all(assembler, [*lost_attempt(["one ", "two "]), api_retry(), *retried_answer(["full ", "answer"])])
+    assert items[:5] == [TextDelta("one "), TextDelta("two "), Restart(), TextDelta("full "), TextDelta("answer")]
+    final = items[5]
+    assert isinstance(final, TurnResult) and final.finish_reason == "stop"
+    # Both attempts reached the upstream: 11 + 13 prompt tokens, 1 + 5 output tokens.
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (24, 6)
+    assert assembler.ended_by_result
+
+
+def test_a_lost_attempt_is_not_an_answer_even_without_a_retry() -> None:
+    assembler = TurnAssembler()
+    feed_all(assembler, lost_attempt(["one "]))
+    assert not assembler.done
+    with pytest.raises(WorkerError):
+        assembler.finish_without_result()
+
+
+def test_a_lost_attempt_whose_retry_fails_too_is_an_upstream_error() -> None:
+    assembler = TurnAssembler()
+    messages = [*lost_attempt(["one "]), api_retry(), *lost_attempt(["again "])[:3], *connection_lost_error()]
+    with pytest.raises(UpstreamError) as caught:
+        feed_all(assembler, messages)
+    assert caught.value.kind == "server_error"
+    assert "Connection to the API was lost" in str(caught.value)
+
+
+def test_a_retry_before_anything_streamed_needs_no_restart() -> None:
+    items = feed_all(TurnAssembler(), [api_retry(), *retried_answer(["full"])])
+    assert items[0] == TextDelta("full") and not any(isinstance(i, Restart) for i in items)
+
+
+def test_a_retry_after_a_whole_answer_leaves_it_alone() -> None:
+    assembler = TurnAssembler(structured=True)  # waits past message_stop for the CLI's verdict
+    start, *_middle, delta, stop = turn_events([], stop_reason="tool_use")
+    blocks = tool_block(0, "StructuredOutput", "t", ['{"a": 1}'])
+    items = feed_all(assembler, [start, *blocks, delta, stop, api_retry(), *lost_attempt(["x"])])
+    assert items == [TextDelta('{"a": 1}')]
+
+
+def test_stop_filter_starts_over_after_a_restart() -> None:
+    stop = StopFilter(("STOP",))
+    assert stop.apply(TextDelta("ab STOP cd")) == [TextDelta("ab ")]
+    assert stop.apply(TextDelta("ST")) == []  # after the hit
+    assert stop.apply(Restart()) == [Restart()]
+    assert stop.apply(TextDelta("fresh ST")) == [TextDelta("fresh")]  # " ST" held: it may begin a stop
+    [tail, final] = stop.apply(TurnResult(finish_reason="stop", usage=Usage()))
+    assert tail == TextDelta(" ST") and isinstance(final, TurnResult)
+
+
+# -- tool calls nobody can receive --------------------------------------------
+
+
+def test_a_builtin_tool_call_alone_is_not_surfaced_and_ends_with_stop() -> None:
+    start, *middle, delta, stop = turn_events(["Let me run it."], stop_reason="tool_use")
+    assembler = TurnAssembler(offered=frozenset())
+    items = feed_all(assembler, [start, *middle, *tool_block(1, "Bash", "t", ['{"c": 1}']), delta, stop])
+    assert not any(isinstance(i, ToolCallDelta) for i in items)
+    assert isinstance(items[-1], TurnResult) and items[-1].finish_reason == "stop"
+    assert items[-1].stop_reason == "tool_use" and assembler.done  # the turn ends here: no second call
+
+
+@pytest.mark.parametrize("offered", [frozenset(), frozenset({"get_weather"})])
+def test_a_client_function_the_request_did_not_offer_is_never_surfaced(offered: frozenset[str]) -> None:
+    start, *_middle, delta, stop = turn_events([], stop_reason="tool_use")
+    blocks = tool_block(0, "mcp__client__x", "toolu_x", ['{"a": 1}'])
+    items = feed_all(TurnAssembler(offered=offered), [start, *blocks, delta, stop])
+    assert not any(isinstance(i, ToolCallDelta) for i in items)
+    assert isinstance(items[-1], TurnResult) and items[-1].finish_reason == "stop"
+
+
+def test_offered_and_unoffered_calls_together_surface_only_the_offered_one() -> None:
+    start, *_middle, delta, stop = turn_events([], stop_reason="tool_use")
+    blocks = [*tool_block(0, "mcp__client__x", "toolu_x", ["{}"]), *tool_block(1, "mcp__client__f", "toolu_f", ["{}"])]
+    items = feed_all(TurnAssembler(offered=frozenset({"f"})), [start, *blocks, delta, stop])
+    assert [i for i in items if isinstance(i, ToolCallDelta)] == [
+        ToolCallDelta(index=0, id="toolu_f", name="f"),
+        ToolCallDelta(index=0, arguments="{}"),
+    ]
+    assert items[-1].finish_reason == "tool_calls"
+
+
+def test_a_whole_message_with_an_unoffered_call_surfaces_nothing_of_it() -> None:
+    message = AssistantMessage(
+        content=[TextBlock("hm"), ToolUseBlock(id="t", name="mcp__client__x", input={})],
+        model="claude-x",
+        stop_reason="tool_use",
+    )
+    items = feed_all(TurnAssembler(offered=frozenset()), [message, result(stop_reason="tool_use")])
+    assert items[0] == TextDelta("hm") and items[-1].finish_reason == "stop"
+
+
+def test_refusal_with_a_tool_call_ends_at_message_stop_as_content_filter() -> None:
+    """Observed: after `refusal` the CLI notes it and calls the upstream again
+    ("continuing once with that noted"); the answer ends before that."""
+    start, *middle, delta, stop = turn_events(["No."], stop_reason="refusal")
+    assembler = TurnAssembler(offered=frozenset({"x"}))
+    items = feed_all(assembler, [start, *middle, *tool_block(2, "mcp__client__x", "toolu_x", ['{"a"']), delta, stop])
+    assert isinstance(items[-1], TurnResult) and items[-1].finish_reason == "content_filter"
+    assert assembler.done
+    tool_result = ToolResultBlock(tool_use_id="toolu_x", content="<tool_use_error>No such tool</tool_use_error>")
+    later = [
+        UserMessage(content=[tool_result]),
+        SystemMessage("informational", {"content": "safeguards stopped the response above"}),
+        *turn_events(["second call"]),
+        result(num_turns=3),
+    ]
+    assert feed_all(assembler, later) == []

@@ -1,0 +1,150 @@
+"""The LiteLLM proxy app as ``serve`` runs it: two behaviours LiteLLM lacks.
+
+**A client that leaves cancels its request.** Neither uvicorn nor LiteLLM
+cancels a non-streamed request whose client has disconnected: the provider
+would run its CLI to the end (or to the timeout) for nobody, holding a
+process slot. This wrapper watches the connection once the request body is
+read and cancels the request the moment the client is gone, so the CLI ends
+within a second, as it does for streamed requests. Streamed requests
+(``"stream": true``) are left to LiteLLM, which already cancels them, from a
+task of its own that an outside cancel would orphan.
+
+**SIGTERM drains.** uvicorn's graceful shutdown waits for every open
+response, with no limit. On SIGTERM or SIGINT the wrapper first asks the
+provider to drain (refuse new work, fail queued requests with 503, give
+running ones a grace period, then end every CLI), then lets uvicorn's own
+handler run. The handler is installed when the app starts (inside uvicorn's
+own signal capture, which it chains to), never at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class ServingApp:
+    """Wraps an ASGI app; ``drain`` is awaited once, on the first stop signal."""
+
+    def __init__(self, app: ASGIApp, drain: Callable[[], Awaitable[None]]) -> None:
+        self.app = app
+        self._drain = drain
+        self._draining: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            self._install_signal_handlers(asyncio.get_running_loop())
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http":
+            await _cancel_on_disconnect(self.app, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    # -- stop signals --------------------------------------------------------
+    def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
+        for signum in STOP_SIGNALS:
+            previous = signal.getsignal(signum)
+            try:
+                signal.signal(signum, self._handler(loop, previous))
+            except ValueError:  # not the main thread: uvicorn handles signals alone
+                return
+
+    def _handler(self, loop: asyncio.AbstractEventLoop, previous: Any) -> Callable[[int, Any], None]:
+        def handle(signum: int, frame: Any) -> None:
+            if self._draining is None:
+                logger.warning("stopping: draining Claude Code processes")
+                loop.call_soon_threadsafe(self._start_draining)
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_DFL:
+                signal.signal(signum, signal.SIG_DFL)
+                signal.raise_signal(signum)
+
+        return handle
+
+    def _start_draining(self) -> None:
+        if self._draining is None:
+            self._draining = asyncio.ensure_future(self._drain())
+
+
+async def _cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run one HTTP request; cancel it if the client disconnects before the response is complete.
+
+    After the body, ``receive`` yields only ``http.disconnect`` (when the
+    client leaves or the response is complete), so a watcher takes it and
+    shares it with any later ``receive`` of the app.
+    """
+    loop = asyncio.get_running_loop()
+    gone: asyncio.Future[Message] = loop.create_future()
+    state = {"body_read": False, "complete": False, "streamed": False}
+    body: list[bytes] = []
+    watcher: asyncio.Task[None] | None = None
+    request: asyncio.Task[None] | None = None
+
+    async def watch() -> None:
+        message = await receive()
+        if not gone.done():
+            gone.set_result(message)
+        if not (state["complete"] or state["streamed"]) and request is not None and not request.done():
+            logger.debug("client disconnected: cancelling %s %s", scope.get("method"), scope.get("path"))
+            request.cancel()
+
+    async def wrapped_receive() -> Message:
+        nonlocal watcher
+        if state["body_read"]:
+            return await asyncio.shield(gone)
+        message = await receive()
+        if message["type"] == "http.request":
+            body.append(message.get("body", b""))
+            if not message.get("more_body"):
+                state["body_read"] = True
+                state["streamed"] = _asks_for_a_stream(b"".join(body))
+                body.clear()
+                watcher = asyncio.ensure_future(watch())
+        return message
+
+    async def wrapped_send(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            state["complete"] = True
+        await send(message)
+
+    request = asyncio.ensure_future(app(scope, wrapped_receive, wrapped_send))
+    try:
+        await asyncio.shield(request)
+    except asyncio.CancelledError:
+        if not request.done():  # we were cancelled ourselves (server shutdown): pass it on
+            request.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await request
+            raise
+        if not gone.done():
+            raise
+        # The request was cancelled because its client left: nobody to answer.
+    finally:
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+
+
+def _asks_for_a_stream(body: bytes) -> bool:
+    if b'"stream"' not in body:
+        return False
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and bool(parsed.get("stream"))
