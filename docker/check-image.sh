@@ -19,7 +19,7 @@ container=""
 
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    pkill -f "litellm.proxy.proxy_cli.*--port ${proxy_port:-none}" 2>/dev/null || true
+    pkill -f "litellm-claude-code serve.*--port ${proxy_port:-none}" 2>/dev/null || true
     [ -n "$container" ] && buildah rm "$container" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -170,8 +170,10 @@ text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions
     model="sonnet", messages=[{"role": "user", "content": "hi"}], stream=True) if c.choices)
 assert text == expected, text
 print("ok: streamed completion through the container")
-servers = [p for p in psutil.process_iter(["cmdline", "uids"])
-           if "litellm.proxy.proxy_cli" in " ".join(p.info["cmdline"] or []) and f"--port {port}" in " ".join(p.info["cmdline"] or [])]
+def serves(cmdline):  # the proxy itself, not the buildah process that launched it
+    line = " ".join(cmdline or [])
+    return bool(cmdline) and "buildah" not in cmdline[0] and "litellm-claude-code serve" in line and f"--port {port}" in line
+servers = [p for p in psutil.process_iter(["cmdline", "uids"]) if serves(p.info["cmdline"])]
 assert servers, "proxy process not found"
 assert all(p.info["uids"].real == 1000 for p in servers), [p.info["uids"] for p in servers]
 clis = [c for p in servers for c in p.children(recursive=True) if c.name() == "claude"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +36,7 @@ import anyio
 from anyio.streams.text import TextReceiveStream, TextSendStream
 from claude_agent_sdk import ClaudeAgentOptions
 from claude_agent_sdk import _errors as sdk_errors
+from claude_agent_sdk._internal._mcp_compat import build_tool_server
 from claude_agent_sdk._internal._task_compat import spawn_detached
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 from claude_agent_sdk._version import __version__ as SDK_VERSION
@@ -45,8 +47,11 @@ __all__ = [
     "ClaudeSDKError",
     "CLINotFoundError",
     "LockedDownTransport",
+    "build_tool_server",
     "bundled_cli",
     "find_cli",
+    "mcp_tool",
+    "tool_result",
 ]
 
 logger = logging.getLogger(__name__)
@@ -127,6 +132,8 @@ class LockedDownTransport(SubprocessCLITransport):
             return
         if self._cli_path is None:
             self._cli_path = await anyio.to_thread.run_sync(self._find_cli)
+        if not os.access(self._cli_path, os.X_OK):  # setpriv would fail later, less clearly
+            raise CLINotFoundError(f"Claude Code not found at: {self._cli_path}")
         command = self._build_command()
         env = {
             **self._env,
@@ -173,3 +180,24 @@ def with_initialize_fields(line: str, fields: dict[str, Any]) -> tuple[str, bool
         return line, False
     request.update(fields)
     return json.dumps(message) + "\n", True
+
+
+def mcp_tool(name: str, description: str, schema: dict[str, Any], *, max_result_chars: int) -> Any:
+    """An MCP tool listing; ``max_result_chars`` is Claude Code's own hint for how
+    much of a result it keeps inline (the ``anthropic/maxResultSizeChars`` meta key)."""
+    from mcp.types import Tool
+
+    return Tool.model_validate(
+        {
+            "name": name,
+            "description": description,
+            "inputSchema": schema,
+            "_meta": {"anthropic/maxResultSizeChars": max_result_chars},
+        }
+    )
+
+
+def tool_result(text: str, is_error: bool) -> Any:
+    from mcp.types import CallToolResult
+
+    return CallToolResult.model_validate({"content": [{"type": "text", "text": text}], "isError": is_error})

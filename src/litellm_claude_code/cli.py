@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .config import Settings
-from .doctor import run_checks
+from .doctor import check_process_cap, run_checks
 from .errors import ConfigError
 from .master_key import ensure_master_key
 
@@ -86,6 +86,7 @@ def serve(host: str, port: int, config_file: Path | None) -> None:
     os.environ["LITELLM_MASTER_KEY"] = key.value
     # The cost map bundled with LiteLLM, not a download at every start.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    click.echo(f"Process cap: {check_process_cap(settings).detail}", err=True)
     _run_proxy(config_file or embedded_config_path(), host, port, settings.shutdown_grace)
 
 

@@ -13,12 +13,16 @@ Environment variables (all optional):
 - ``LITELLM_CLAUDE_CODE_POOL``: ``1`` (default) keeps warm CLI processes,
   ``0`` starts one per request.
 - ``LITELLM_CLAUDE_CODE_MAX_PROCESSES``: requests running at once, and CLI
-  processes alive at once (default 6; each takes 160-240 MiB, measured).
+  processes alive at once (default: what the memory holds, cgroup limits
+  included, at 256 MiB a process, 2 to 64; see :mod:`capacity`).
 - ``LITELLM_CLAUDE_CODE_MAX_QUEUE``: requests waiting for a process before
   the proxy answers 429 (default 16).
 - ``LITELLM_CLAUDE_CODE_IDLE_TTL``: seconds an idle process is kept (default 300).
 - ``LITELLM_CLAUDE_CODE_SPARES``: clean processes kept ready per model and
   system prompt in use (default 2: one is always ready while another resets).
+- ``LITELLM_CLAUDE_CODE_TOOL_WAIT``: seconds a process that made client
+  function calls waits for the client's results (default 300; 0: never
+  wait, the next step starts a new process). See :mod:`parking`.
 - ``LITELLM_CLAUDE_CODE_SHUTDOWN_GRACE``: seconds running requests get to
   finish after SIGTERM before their CLI is ended (default 10, within
   Docker's default stop timeout).
@@ -29,7 +33,7 @@ parameters, which clients cannot set. Custom ``litellm_params`` keys are
 not read at all: LiteLLM hands them to a provider mixed with the client's
 request body, so a client could set them. Per-deployment tuning goes in the
 deployment's ``model_info.claude_code`` instead, which only the server config
-can set: ``spares``, ``idle_ttl``, ``cli_max_retries``. The caps
+can set: ``spares``, ``idle_ttl``, ``cli_max_retries``, ``tool_wait``. The caps
 (``MAX_PROCESSES``, ``MAX_QUEUE``) and the CLI path stay server-wide.
 """
 
@@ -41,9 +45,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import capacity
 from .errors import ConfigError
 
 DEFAULT_TIMEOUT = 600.0
+DEFAULT_TOOL_WAIT = 300.0
 DEFAULT_CLI_MAX_RETRIES = 1
 ENV_PREFIX = "LITELLM_CLAUDE_CODE_"
 
@@ -67,11 +73,12 @@ class Settings:
     base_url: str | None = None
     pass_env: tuple[str, ...] = ()
     pool: bool = True
-    max_processes: int = 6
+    max_processes: int = capacity.FALLBACK  # from_env() sizes it to the machine
     max_queue: int = 16
     idle_ttl: float = 300.0
     spares: int = 2
     shutdown_grace: float = 10.0
+    tool_wait: float = DEFAULT_TOOL_WAIT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -90,11 +97,12 @@ class Settings:
             base_url=environ.get("ANTHROPIC_BASE_URL") or None,
             pass_env=tuple(name.strip() for name in pass_env.split(",") if name.strip()),
             pool=_flag(environ.get(ENV_PREFIX + "POOL"), ENV_PREFIX + "POOL", True),
-            max_processes=max(1, _non_negative_int(*_env(environ, "MAX_PROCESSES"), 6)),
+            max_processes=_max_processes(environ),
             max_queue=_non_negative_int(*_env(environ, "MAX_QUEUE"), 16),
             idle_ttl=_positive_float(*_env(environ, "IDLE_TTL"), 300.0),
             spares=_non_negative_int(*_env(environ, "SPARES"), 2),
             shutdown_grace=_non_negative_float(*_env(environ, "SHUTDOWN_GRACE"), 10.0),
+            tool_wait=_non_negative_float(*_env(environ, "TOOL_WAIT"), DEFAULT_TOOL_WAIT),
         )
 
     def for_deployment(self, api_base: str | None, tuning: DeploymentTuning | None = None) -> Settings:
@@ -133,6 +141,7 @@ class DeploymentTuning:
     spares: int | None = None
     idle_ttl: float | None = None
     cli_max_retries: int | None = None
+    tool_wait: float | None = None
 
     @classmethod
     def from_litellm_params(cls, litellm_params: Mapping[str, Any] | None) -> DeploymentTuning:
@@ -143,7 +152,7 @@ class DeploymentTuning:
             return cls()
         if not isinstance(raw, Mapping):
             raise ConfigError("model_info.claude_code must be a mapping")
-        unknown = set(raw) - {"spares", "idle_ttl", "cli_max_retries"}
+        unknown = set(raw) - {"spares", "idle_ttl", "cli_max_retries", "tool_wait"}
         if unknown:
             raise ConfigError(f"model_info.claude_code: unknown setting(s) {', '.join(sorted(unknown))}")
         where = "model_info.claude_code."
@@ -153,6 +162,9 @@ class DeploymentTuning:
             cli_max_retries=None
             if raw.get("cli_max_retries") is None
             else _non_negative_int(raw["cli_max_retries"], where + "cli_max_retries", 0),
+            tool_wait=None
+            if raw.get("tool_wait") is None
+            else _non_negative_float(raw["tool_wait"], where + "tool_wait", 0),
         )
 
 
@@ -173,6 +185,14 @@ def request_timeout(timeout: Any, default: float) -> float:
 def _env(environ: Mapping[str, str], name: str) -> tuple[str | None, str]:
     """A setting's raw value and its full variable name, for the parsers below."""
     return environ.get(ENV_PREFIX + name), ENV_PREFIX + name
+
+
+def _max_processes(environ: Mapping[str, str]) -> int:
+    """The variable when set, else what this machine's memory holds (read only then)."""
+    raw, name = _env(environ, "MAX_PROCESSES")
+    if raw is None or raw == "":
+        return capacity.machine_capacity().processes
+    return max(1, _non_negative_int(raw, name, 1))
 
 
 def _flag(raw: Any, name: str, default: bool) -> bool:

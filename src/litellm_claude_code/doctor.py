@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 from .auth import OAUTH_PREFIX, claude_config_dir, login_file
-from .config import Settings
+from .capacity import machine_capacity
+from .config import ENV_PREFIX, Settings
 from .master_key import key_file
 
 Status = Literal["ok", "warn", "fail"]
@@ -118,6 +119,17 @@ def check_state_dir(settings: Settings) -> Check:
     return Check("State directory", "ok", f"{settings.state_dir}")
 
 
+def check_process_cap(settings: Settings, environ: Mapping[str, str] = os.environ, root: Path = Path("/")) -> Check:
+    """The cap and where it came from; ``serve`` prints the same line at start-up."""
+    variable = ENV_PREFIX + "MAX_PROCESSES"
+    if environ.get(variable):
+        return Check("Process cap", "ok", f"{settings.max_processes} Claude Code processes at once, set by {variable}.")
+    derived = machine_capacity(root)
+    if derived.processes != settings.max_processes:
+        return Check("Process cap", "ok", f"{settings.max_processes} Claude Code processes at once (as configured).")
+    return Check("Process cap", "ok", f"{derived.reason}; set {variable} to change it.")
+
+
 def run_checks(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[Check]:
     checks = [
         check_cli(settings),
@@ -125,6 +137,7 @@ def run_checks(settings: Settings, environ: Mapping[str, str] = os.environ) -> l
         check_litellm(),
         check_master_key(environ),
         check_state_dir(settings),
+        check_process_cap(settings, environ),
     ]
     if settings.base_url:
         checks.append(Check("Anthropic base URL", "ok", f"the CLI will call {settings.base_url}"))

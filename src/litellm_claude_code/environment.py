@@ -76,6 +76,9 @@ def cli_environment(
             # After a refusal the CLI calls the upstream again by itself ("continuing once
             # with that noted") or may switch models; the answer ends at the refusal instead.
             "CLAUDE_CODE_DISABLE_REFUSAL_RETRY": "1",
+            # A parked client function call waits for the client (the pool ends it
+            # after its tool wait); the CLI must not give up on it first.
+            "MCP_TOOL_TIMEOUT": "86400000",
             "CLAUDE_CODE_DISABLE_REFUSAL_FALLBACK": "1",
         }
     )

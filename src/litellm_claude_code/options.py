@@ -13,10 +13,11 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from claude_agent_sdk import ClaudeAgentOptions, SdkMcpTool, create_sdk_mcp_server
+from claude_agent_sdk import ClaudeAgentOptions
 from claude_agent_sdk.types import (
+    McpSdkServerConfig,
     PermissionResultAllow,
     PermissionResultDeny,
     ThinkingConfigAdaptive,
@@ -25,10 +26,13 @@ from claude_agent_sdk.types import (
     ToolPermissionContext,
 )
 
+from ._sdk_compat import build_tool_server, mcp_tool, tool_result
 from .tools import SERVER, ToolSpec
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # how the CLI returns `output_format` answers
 _NOT_HERE = "Client functions run on the client, not here."
+PARKED_STEPS = 1000  # model turns one process may run in a tool loop (each step is one)
+MAX_RESULT_CHARS = 500_000  # what Claude Code keeps inline of one tool result (its ceiling, measured)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class LaunchSpec:
     effort: str | None = None
     thinking: tuple[str, int | None] | None = None  # ("enabled", budget) / ("disabled", None) / ("adaptive", None)
     output_schema_json: str | None = None  # structured output: the JSON schema
+    park_tools: bool = False  # client function calls wait for the client's results (see parking.py)
 
     def key(self) -> tuple[object, ...]:
         """A hashable identity made of every field, so a new field cannot be left out."""
@@ -64,10 +69,6 @@ def _thinking(setting: tuple[str, int | None] | None) -> Any:
     return ThinkingConfigAdaptive(type="adaptive")
 
 
-async def _refuse(args: dict[str, Any]) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": _NOT_HERE}], "is_error": True}
-
-
 async def deny_all_but_structured_output(
     name: str, tool_input: dict[str, Any], context: ToolPermissionContext
 ) -> PermissionResultAllow | PermissionResultDeny:
@@ -77,21 +78,42 @@ async def deny_all_but_structured_output(
     return PermissionResultDeny(message=_NOT_HERE, interrupt=True)
 
 
-def _client_tools(specs: Sequence[ToolSpec]) -> dict[str, Any]:
-    """The SDK MCP server that shows the model the client's functions."""
-    tools = [
-        SdkMcpTool(name=s.name, description=s.description, input_schema=s.parameters, handler=_refuse) for s in specs
-    ]
-    return {SERVER: create_sdk_mcp_server(SERVER, tools=tools)}
+class ToolHandler(Protocol):
+    async def run(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool]: ...
+
+    async def permission(
+        self, name: str, tool_input: dict[str, Any], context: ToolPermissionContext
+    ) -> PermissionResultAllow | PermissionResultDeny: ...
 
 
-def build_options(spec: LaunchSpec, *, resume: str | None = None) -> ClaudeAgentOptions:
+def _client_tools(specs: Sequence[ToolSpec], handler: ToolHandler | None) -> dict[str, Any]:
+    """The in-process MCP server that shows the model the client's functions.
+
+    Built on the SDK's own server plumbing, but with our handler and no
+    argument validation of its own: a call the model made is the client's to
+    judge, and it must never be answered behind the client's back.
+    """
+
+    async def run(name: str, arguments: dict[str, Any]) -> Any:
+        text, is_error = (_NOT_HERE, True) if handler is None else await handler.run(name, arguments)
+        return tool_result(text, is_error)
+
+    wire = [mcp_tool(s.name, s.description, s.parameters, max_result_chars=MAX_RESULT_CHARS) for s in specs]
+    return {SERVER: McpSdkServerConfig(type="sdk", name=SERVER, instance=build_tool_server(SERVER, "1.0.0", wire, run))}
+
+
+def build_options(
+    spec: LaunchSpec, *, resume: str | None = None, tools: ToolHandler | None = None
+) -> ClaudeAgentOptions:
     """SDK options that make the CLI a plain model endpoint.
 
     Prompts are delivered verbatim (each user turn is marked
     ``client_composed``; not ``verbatim_prompts``, which would also make our
     ``/clear`` plain text); one model turn per request. ``resume`` names a
     session transcript the CLI loads at start (the request's history).
+    ``tools`` answers client function calls (parked calls, see
+    :mod:`parking`): then one query spans the steps of a tool loop; without
+    it every call is refused and the answer ends at the call.
     """
     options = ClaudeAgentOptions(
         model=spec.model,
@@ -110,8 +132,10 @@ def build_options(spec: LaunchSpec, *, resume: str | None = None) -> ClaudeAgent
         resume=resume,
     )
     if spec.tools:
-        options.mcp_servers = _client_tools(spec.tools)
-        options.can_use_tool = deny_all_but_structured_output
+        options.mcp_servers = _client_tools(spec.tools, tools)
+        options.can_use_tool = tools.permission if tools is not None else deny_all_but_structured_output
+        if tools is not None:
+            options.max_turns = PARKED_STEPS
     if spec.output_schema_json is not None:
         options.output_format = {"type": "json_schema", "schema": json.loads(spec.output_schema_json)}
     return options

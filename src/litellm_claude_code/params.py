@@ -5,6 +5,8 @@ Each function names the parameter it refuses, so the proxy can answer 400.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +30,8 @@ IGNORED = (
     "parallel_tool_calls",
 )
 EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
+# Claude model ids as Claude Code takes them: sonnet, claude-sonnet-4-5, opus[1m], claude-opus-4-1@20250805.
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@\[\]/-]{0,127}")
 
 
 def output_schema(response_format: Any) -> dict[str, Any] | None:
@@ -96,3 +100,38 @@ def stop_sequences(stop: Any) -> tuple[str, ...]:
     if not isinstance(stops, list) or len(stops) > 4 or not all(isinstance(s, str) and s for s in stops):
         raise TranslationError("`stop` must be a non-empty string or a list of up to 4 non-empty strings")
     return tuple(stops)
+
+
+def model_name(name: Any) -> str:
+    """A Claude model id, matched whole: LiteLLM copies the requested model into
+    a response header, where a trailing newline breaks the whole response.
+
+    Raises:
+        TranslationError: anything but letters, digits and ``._:@[]/-``.
+    """
+    if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
+        raise TranslationError(
+            f"`model` must name a Claude model (up to 128 letters, digits and ._:@[]/-), got {name!r}"
+        )
+    return name
+
+
+def client_timeout(param: str, value: Any, limit: float) -> float:
+    """A timeout a client asked for, in seconds: positive and at most the
+    server's own, so a client can shorten a request but never prolong it.
+    ``param`` names where it came from, for the message.
+
+    Raises:
+        TranslationError: not a number, not positive, or above ``limit``.
+    """
+    seconds = value
+    if isinstance(value, str):
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds <= 0:
+        raise TranslationError(f"{param} must be a positive number of seconds, at most {limit:g}; got {value!r}")
+    if seconds > limit:
+        raise TranslationError(f"{param} may be at most {limit:g} seconds (the server's timeout); got {seconds:g}")
+    return float(seconds)

@@ -37,7 +37,7 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -47,7 +47,7 @@ from .types import Conversation, Turn
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["continue", "fresh", "reset", "start"]
+Mode = Literal["parked", "continue", "fresh", "reset", "start"]
 PoolKey = tuple[object, ...]
 
 
@@ -77,6 +77,7 @@ class State(enum.Enum):
     STARTING = "starting"
     IDLE = "idle"
     LEASED = "leased"
+    PARKED = "parked"  # waiting in client function calls for the client's results
     RESETTING = "resetting"
     CLOSING = "closing"
 
@@ -88,6 +89,16 @@ class PoolLimits:
     idle_ttl: float = 300.0
     spares: int = 2  # clean processes kept ready per key in use
     start_timeout: float = 60.0
+    tool_wait: float = 300.0  # seconds a parked process waits for the client's results
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A key's own settings (a deployment's ``model_info.claude_code``)."""
+
+    spares: int
+    idle_ttl: float
+    tool_wait: float
 
 
 @dataclass(eq=False)
@@ -97,7 +108,9 @@ class Entry:
     spec: LaunchSpec
     state: State
     holds: list[Turn] | None = None  # the conversation it holds; None: clean
+    pending: frozenset[str] = frozenset()  # parked: the call ids it waits for
     idle_since: float = field(default_factory=time.monotonic)
+    expiry: asyncio.TimerHandle | None = None  # parked: ends it after the tool wait
 
 
 @dataclass
@@ -128,7 +141,7 @@ class Pool:
         self._background: set[asyncio.Task[None]] = set()
         self._trimmer: asyncio.Task[None] | None = None
         self._draining = False
-        self._tuning: dict[PoolKey, tuple[int, float]] = {}  # per key: spares, idle_ttl
+        self._tuning: dict[PoolKey, Tuning] = {}
         self.peak_processes = 0
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -155,8 +168,13 @@ class Pool:
         timeout: float,
         spares: int | None = None,
         idle_ttl: float | None = None,
+        tool_wait: float | None = None,
+        tool_results: Collection[str] | None = None,
     ) -> Lease:
         """A process ready for the request's turn.
+
+        ``tool_results``: the call ids the request answers, when its last turn
+        is the client's tool results that a parked process could take.
 
         Raises:
             PoolFull: every run slot and queue place is taken.
@@ -168,23 +186,35 @@ class Pool:
             self.loop = asyncio.get_running_loop()
         self._start_trimmer()
         key = spec.key()
-        self._tuning[key] = (
+        self._tuning[key] = Tuning(
             self.limits.spares if spares is None else spares,
             self.limits.idle_ttl if idle_ttl is None else idle_ttl,
+            self.limits.tool_wait if tool_wait is None else tool_wait,
         )
         await self._take_slot(deadline, timeout)
+        answered = frozenset(tool_results) if tool_results is not None else None
         try:
-            return await self._lease(key, spec, conversation, deadline, timeout)
+            return await self._lease(key, spec, conversation, deadline, timeout, answered)
         except BaseException:
             self._give_slot()
             raise
 
-    async def release(self, lease: Lease, *, reusable: bool, holds: list[Turn] | None) -> None:
+    async def release(
+        self, lease: Lease, *, reusable: bool, holds: list[Turn] | None, parked: frozenset[str] | None = None
+    ) -> None:
         """Return a process after its turn. Never raises; the process, if not
-        kept, is ended in the background and counts until it has exited."""
+        kept, is ended in the background and counts until it has exited.
+
+        ``parked``: the turn ended in these client calls and the process now
+        waits in them; it is kept (holding ``holds``) for the follow-up.
+        """
         entry = lease.entry
-        keep = reusable and not self._draining and entry.session.state == "idle"
-        if keep:
+        park = bool(parked) and not self._draining and entry.session.state == "parked"
+        keep = park or (reusable and not self._draining and entry.session.state == "idle")
+        if park:
+            entry.holds, entry.pending = holds, parked or frozenset()
+            self._set(entry, State.PARKED)
+        elif keep:
             entry.holds = holds
             self._set(entry, State.IDLE)
         elif entry.state is not State.CLOSING:
@@ -200,6 +230,8 @@ class Pool:
             if not waiter.done():
                 waiter.set_exception(PoolClosed())
         self._waiters.clear()
+        for entry in [e for e in self._entries if e.state is State.PARKED]:
+            self._end(entry)  # nobody will bring their results now
         deadline = time.monotonic() + grace
         while self.count(State.LEASED) and time.monotonic() < deadline:
             await self._wait_for_change(deadline)
@@ -228,10 +260,21 @@ class Pool:
 
     # -- the only place states change ------------------------------------
     def _set(self, entry: Entry, state: State) -> None:
+        if entry.expiry is not None:
+            entry.expiry.cancel()
+            entry.expiry = None
         entry.state = state
-        if state is State.IDLE:
+        if state in (State.IDLE, State.PARKED):
             entry.idle_since = self._clock()
+        if state is State.PARKED:
+            wait = self._tuning_of(entry.key).tool_wait
+            entry.expiry = asyncio.get_running_loop().call_later(wait, self._expire, entry)
         self._notify()
+
+    def _expire(self, entry: Entry) -> None:
+        if entry.state is State.PARKED and entry in self._entries:
+            logger.info("a parked Claude Code process waited its tool wait out; ending it")
+            self._end(entry)
 
     def _add(self, entry: Entry) -> None:
         assert len(self._entries) < self.limits.max_processes, f"cap exceeded: {self!r}"
@@ -257,7 +300,7 @@ class Pool:
 
     def _on_exit(self, entry: Entry) -> None:
         """A process ended by itself (crashed, killed): drop it if nobody holds it."""
-        if entry.state in (State.IDLE, State.STARTING) and entry in self._entries:
+        if entry.state in (State.IDLE, State.STARTING, State.PARKED) and entry in self._entries:
             if entry.state is State.IDLE:
                 logger.warning("a warm Claude Code process died while idle; it will be replaced")
             self._forget(entry)
@@ -322,27 +365,49 @@ class Pool:
 
     # -- choosing a process ------------------------------------------------
     async def _lease(
-        self, key: PoolKey, spec: LaunchSpec, conversation: Conversation, deadline: float, timeout: float
+        self,
+        key: PoolKey,
+        spec: LaunchSpec,
+        conversation: Conversation,
+        deadline: float,
+        timeout: float,
+        answered: frozenset[str] | None,
     ) -> Lease:
         history = list(conversation.history)
         while True:
             if self._draining:
                 raise PoolClosed()
-            lease = self._pick(key, history)
+            lease = self._pick_parked(key, history, answered) if answered else None
+            lease = lease or self._pick(key, history)
             if lease is not None and lease.mode == "reset":
                 lease = await self._reset_for(lease, deadline)
             if lease is not None:
                 return lease
             if len(self._entries) < self.limits.max_processes:
                 return await self._start_for(key, spec, conversation, deadline, timeout)
-            idle = [e for e in self._entries if e.state is State.IDLE]
-            if idle:
-                oldest = min(idle, key=lambda e: e.idle_since)
+            # At the cap: end the longest-idle process, else the longest-parked one.
+            spare = [e for e in self._entries if e.state is State.IDLE] or [
+                e for e in self._entries if e.state is State.PARKED
+            ]
+            if spare:
+                oldest = min(spare, key=lambda e: e.idle_since)
                 await asyncio.shield(self._end(oldest))
                 continue
             if time.monotonic() >= deadline:
                 raise RequestTimeout(timeout)
             await self._wait_for_change(deadline)  # a start, reset or close under way will free one
+
+    def _pick_parked(self, key: PoolKey, history: list[Turn], answered: frozenset[str]) -> Lease | None:
+        """The parked process whose conversation the request continues with the results of all its calls."""
+        before = history[:-1]
+        for entry in self._entries:
+            if entry.key != key or entry.state is not State.PARKED or entry.holds != before:
+                continue
+            if entry.pending == answered and entry.session.alive:
+                self._set(entry, State.LEASED)
+                return Lease(entry, "parked")
+            self._end(entry)  # the client went on differently: nobody will answer these calls
+        return None
 
     def _pick(self, key: PoolKey, history: list[Turn]) -> Lease | None:
         idle = [e for e in self._entries if e.key == key and e.state is State.IDLE and e.session.alive]
@@ -400,7 +465,7 @@ class Pool:
         (``/clear``, ~15-30 ms). The process just released keeps its
         conversation either way.
         """
-        spares = self._tuning.get(key, (self.limits.spares, self.limits.idle_ttl))[0]
+        spares = self._tuning_of(key).spares
         if self._draining or spares <= 0:
             return
         mine = [e for e in self._entries if e.key == key and e.state is not State.CLOSING]
@@ -462,18 +527,22 @@ class Pool:
             self._trimmer = asyncio.ensure_future(self._trim_forever())
 
     async def _trim_forever(self) -> None:
-        interval = max(1.0, min(30.0, self.limits.idle_ttl / 2))
         while not self._draining:
-            await asyncio.sleep(interval)
+            shortest = min([self.limits.idle_ttl, *(t.idle_ttl for t in self._tuning.values())])
+            await asyncio.sleep(max(1.0, min(30.0, shortest / 2)))
             await self.trim()
 
-    def _idle_ttl(self, key: PoolKey) -> float:
-        return self._tuning.get(key, (self.limits.spares, self.limits.idle_ttl))[1]
+    def _tuning_of(self, key: PoolKey) -> Tuning:
+        limits = self.limits
+        return self._tuning.get(key) or Tuning(limits.spares, limits.idle_ttl, limits.tool_wait)
 
     async def trim(self) -> int:
-        """End processes idle for longer than ``idle_ttl``; returns how many."""
+        """End processes idle for longer than ``idle_ttl``; returns how many.
+        (Parked ones end on their own timer, after their ``tool_wait``.)"""
         now = self._clock()
-        stale = [e for e in self._entries if e.state is State.IDLE and now - e.idle_since > self._idle_ttl(e.key)]
+        stale = [
+            e for e in self._entries if e.state is State.IDLE and now - e.idle_since > self._tuning_of(e.key).idle_ttl
+        ]
         await asyncio.gather(*(self._end(e) for e in stale), return_exceptions=True)
         return len(stale)
 
@@ -490,7 +559,9 @@ class OneShot:
         await session.start(timeout=max(0.001, min(self._start_timeout, deadline - time.monotonic())))
         return Lease(Entry(session, spec.key(), spec, State.LEASED), "start")
 
-    async def release(self, lease: Lease, *, reusable: bool, holds: list[Turn] | None) -> None:
+    async def release(
+        self, lease: Lease, *, reusable: bool, holds: list[Turn] | None, parked: frozenset[str] | None = None
+    ) -> None:
         await lease.entry.session.close()
 
 

@@ -59,7 +59,8 @@ class ClaudeCodeLLM(CustomLLM):
         if self._run_dir is None:
             settings = self.settings
             settings.ensure_dirs()
-            self._run_dir = RunDir.claim(settings.runs_dir, _transcript_dirs(settings))
+            backups = session.config_dir({"HOME": str(settings.private_home)}) / "backups"
+            self._run_dir = RunDir.claim(settings.runs_dir, _transcript_dirs(settings), backups)
         scratch = self._run_dir.path
 
         def make(spec: LaunchSpec, conversation: Conversation, on_exit: Callable[[Any], None]) -> CLISession:
@@ -86,6 +87,7 @@ class ClaudeCodeLLM(CustomLLM):
                     max_queue=settings.max_queue,
                     idle_ttl=settings.idle_ttl,
                     spares=settings.spares,
+                    tool_wait=settings.tool_wait,
                 ),
                 factory=self._factory(),
             )
@@ -96,6 +98,9 @@ class ClaudeCodeLLM(CustomLLM):
         running ones ``grace`` seconds, then end every CLI process."""
         if self._pool is not None:
             await self._pool.drain(grace)
+        if self._run_dir is not None:
+            self._run_dir.release()
+            self._run_dir = None
 
     def shutdown(self) -> None:
         """End the pool's warm processes now (safe from any thread or loop)."""

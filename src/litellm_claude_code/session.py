@@ -39,6 +39,7 @@ from claude_agent_sdk import ClaudeSDKClient, ResultMessage, project_key_for_dir
 from ._sdk_compat import CLI_VERSION, ClaudeSDKError, CLINotFoundError, LockedDownTransport
 from .errors import CLINotFound, RequestTimeout, WorkerError
 from .options import LaunchSpec, build_options
+from .parking import ToolBridge, ToolResult
 from .transcript import transcript_entries
 from .types import ContentBlock, Conversation
 
@@ -124,7 +125,8 @@ class TurnMessages:
 class CLISession:
     """One CLI process. ``start()``, then ``turn()`` as often as wanted, then ``close()``.
 
-    ``state`` is one of new, starting, idle, busy, closed.
+    ``state`` is one of new, starting, idle, busy, parked (waiting in client
+    function calls for the client's results), closed.
     """
 
     def __init__(
@@ -145,6 +147,7 @@ class CLISession:
         self._transcript: Path | None = None
         self._task: asyncio.Task[None] | None = None
         self._current: TurnMessages | None = None
+        self.bridge: ToolBridge | None = ToolBridge() if spec.park_tools else None
         self.state = "new"
         self.session_id: str | None = None
         self.turns = 0
@@ -155,7 +158,7 @@ class CLISession:
 
     @property
     def alive(self) -> bool:
-        return self.state in ("starting", "idle", "busy")
+        return self.state in ("starting", "idle", "busy", "parked")
 
     @property
     def pid(self) -> int | None:
@@ -194,6 +197,29 @@ class CLISession:
             return False
         return job.completed and self.session_id is not None and self.session_id != before
 
+    def park(self) -> None:
+        """The turn ended in client function calls: the CLI waits in them for the client's results.
+
+        Messages the CLI sends meanwhile belong to the step already answered
+        and are dropped.
+        """
+        if self.state != "busy" or self.bridge is None:
+            raise WorkerError(f"Claude Code CLI is {self.state}, it cannot wait for tool results")
+        self._current = None
+        self.state = "parked"
+
+    def resume_with(
+        self, results: dict[str, ToolResult], *, timeout: float, deadline: float | None = None
+    ) -> TurnMessages:
+        """Hand the client's tool results to the waiting calls; iterate the result for the next step."""
+        if self.state != "parked" or self.bridge is None:
+            raise WorkerError(f"Claude Code CLI is {self.state}, not waiting for tool results")
+        job = TurnMessages({}, deadline if deadline is not None else time.monotonic() + timeout, timeout)
+        self.state = "busy"
+        self._current = job  # before delivering: the CLI answers at once
+        self.bridge.deliver(results)
+        return job
+
     def _submit(self, message: dict[str, Any], timeout: float, deadline: float | None) -> TurnMessages:
         if self.state != "idle":
             raise WorkerError(f"Claude Code CLI is {self.state}, not ready for a turn")
@@ -218,7 +244,7 @@ class CLISession:
             )
             self._transcript = transcript_path(self.spec, resume)
             _write_private(self._transcript, "".join(json.dumps(entry) + "\n" for entry in entries))
-        options = build_options(self.spec, resume=resume)
+        options = build_options(self.spec, resume=resume, tools=self.bridge)
         options.stderr = self.on_stderr
         env = {**self.spec.env, "CLAUDE_CODE_TMPDIR": str(tmp), "TMPDIR": str(tmp)}
         self._transport = LockedDownTransport(options, env=env)
@@ -271,9 +297,11 @@ class CLISession:
                     if isinstance(session_id, str) and session_id:
                         self.session_id = session_id
                     result_seen = result_seen or isinstance(message, ResultMessage)
-                    job.put(message)
+                    if self._current is not None:  # None while parked: the rest of the step nobody reads
+                        self._current.put(message)
                 if not result_seen:  # the message stream ended: the CLI is gone
                     break
+                job = self._current or job
                 job.completed = True
                 self.turns += 1
                 self._current = None
@@ -346,15 +374,16 @@ class CLISession:
 
     async def _signal_process(self) -> None:
         transport = self._transport
-        if transport is None or transport.pid is None or transport.returncode is not None:
+        pid = transport.pid if transport is not None else None  # the SDK forgets it once reaped
+        if transport is None or pid is None or transport.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(transport.pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(transport.wait_exit(), timeout=TERM_GRACE)
         except asyncio.TimeoutError:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(transport.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(transport.wait_exit(), timeout=TERM_GRACE)
 

@@ -105,6 +105,7 @@ class _Attempt:
     stopped: bool = False  # message_stop after a stop reason: the answer is whole
     saw_delta: bool = False
     tool_calls: int = 0  # client calls surfaced so far
+    dropped_calls: int = 0  # calls of tools the request did not offer
     calls: dict[int, int] = field(default_factory=dict)  # content block index -> tool call index
     silent_calls: set[int] = field(default_factory=set)  # call blocks with no argument text yet
     structured_block: int | None = None
@@ -149,6 +150,20 @@ class TurnAssembler:
     @property
     def tool_calls(self) -> int:
         return self._attempt.tool_calls
+
+    @property
+    def waits_for_client(self) -> bool:
+        """The answer ended in calls of offered client functions, and only those:
+        a CLI that can wait for their results (``park_tools``) now does."""
+        attempt = self._attempt
+        return (
+            self.done
+            and not self.ended_by_result
+            and not self.structured
+            and attempt.stop_reason == "tool_use"
+            and attempt.tool_calls > 0
+            and attempt.dropped_calls == 0
+        )
 
     def feed(self, message: Any) -> list[StreamItem]:
         if self.done:
@@ -259,6 +274,7 @@ class TurnAssembler:
             return []
         function = self._client_function(name)
         if function is None:
+            attempt.dropped_calls += 1
             return []  # not a client function: nothing of it reaches the client
         attempt.saw_delta = True
         attempt.calls[index] = attempt.tool_calls

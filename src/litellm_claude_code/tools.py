@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import jsonschema
+
 from .errors import TranslationError
 
 SERVER = "client"
@@ -139,7 +141,29 @@ def _spec(tool: Any, where: str) -> ToolSpec:
         parameters = {"type": "object", "properties": {}}
     if not isinstance(parameters, Mapping) or parameters.get("type", "object") != "object":
         raise TranslationError(f"{where}.function.parameters must be a JSON schema of type object")
+    problem = schema_problem(parameters)
+    if problem:
+        raise TranslationError(
+            f"{where}.function.parameters of function {name!r} is not a valid JSON schema: {problem}"
+        )
     return ToolSpec(name=name, description=description, parameters_json=json.dumps(parameters, sort_keys=True))
+
+
+def schema_problem(schema: Mapping[str, Any]) -> str | None:
+    """What makes ``schema`` an invalid JSON Schema (draft 2020-12, the dialect
+    the Anthropic API checks tool schemas against), or None.
+
+    The CLI drops a tool whose schema fails this check, with only a note in its
+    log (a bad ``required`` drops every tool), so it is refused here instead.
+    Formats are not checked: ``pattern`` is an ECMA-262 regex, which Python's
+    ``re`` cannot judge (``\\p{L}`` is valid there and not in ``re``).
+    """
+    meta = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
+    try:
+        error = jsonschema.exceptions.best_match(meta.iter_errors(dict(schema)))
+    except RecursionError:
+        return "it is nested too deeply"
+    return None if error is None else f"{error.message} at {error.json_path}"
 
 
 def _choice(tool_choice: Any, names: list[str]) -> tuple[Choice, str | None]:

@@ -92,6 +92,28 @@ def to_conversation(messages: Any) -> Conversation:
     )
 
 
+def answers_tool_results(conversation: Conversation) -> bool:
+    """True when the request's last turn is the client's tool results (its prompt is ours)."""
+    return conversation.prompt == ({"type": "text", "text": CONTINUE_PROMPT},) and bool(conversation.history)
+
+
+def client_turns(conversation: Conversation) -> list[Turn]:
+    """The conversation as the client sees it: the history and its own last turn."""
+    if answers_tool_results(conversation):
+        return list(conversation.history)
+    return [*conversation.history, Turn("user", list(conversation.prompt))]
+
+
+def echoed_assistant_turn(text: str, calls: Sequence[tuple[str, str, str]]) -> Turn:
+    """The assistant turn a client sends back for an answer with this text and
+    these ``(id, function name, JSON arguments)`` calls, as translated here."""
+    tool_calls = [{"id": i, "type": "function", "function": {"name": n, "arguments": a}} for i, n, a in calls]
+    blocks = _blocks(text or None, "the answer", "assistant")
+    if tool_calls:
+        blocks.extend(_tool_uses(tool_calls, "the answer"))
+    return Turn("assistant", blocks)
+
+
 def _role_problem(where: str, role: object) -> str:
     if role == "function":
         return f"{where}: legacy role 'function' is not supported; use `tool` messages"

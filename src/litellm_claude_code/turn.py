@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,19 +22,18 @@ from .config import DeploymentTuning, Settings, request_timeout
 from .environment import cli_environment
 from .errors import OutputError, SchemaMismatch, TranslationError, WorkerError
 from .options import LaunchSpec
-from .params import IGNORED, LEGACY, output_schema, reasoning, stop_sequences
+from .params import IGNORED, LEGACY, model_name, output_schema, reasoning, stop_sequences
+from .parking import ToolResult, results_of
 from .pool import Processes
 from .stream import StopFilter, TurnAssembler
 from .tools import ToolPlan
 from .tools import plan as plan_tools
-from .translate import to_conversation
-from .types import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta, ToolCallDelta, Turn, TurnResult
+from .translate import answers_tool_results, client_turns, echoed_assistant_turn, to_conversation
+from .types import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta, ToolCallDelta, TurnResult
 
 logger = logging.getLogger(__name__)
 
 _reported: set[str] = set()  # ignored parameters already logged
-# A model name becomes a CLI argument: keep it to characters model ids use.
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\[\]/-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -77,8 +75,7 @@ def prepare(
     """
     params = dict(optional_params or {})
     name = model.split("/", 1)[1] if model.startswith("claude-code/") else model
-    if not _MODEL_NAME.match(name):
-        raise TranslationError(f"invalid model name {model!r}")
+    model_name(name)  # matched whole: `$` let a trailing newline through
     for key, instead in LEGACY.items():
         if params.get(key):
             raise TranslationError(f"legacy `{key}` is not supported; use `{instead}`")
@@ -112,6 +109,7 @@ def prepare(
         effort=effort,
         thinking=thinking,
         output_schema_json=json.dumps(schema, sort_keys=True) if schema is not None else None,
+        park_tools=bool(tools.offered) and settings.pool and _tool_wait(settings, tuning) > 0,
     )
     retry_spec = None
     if tools.enforced:
@@ -126,6 +124,12 @@ def prepare(
         stop=stop_sequences(params.get("stop")),
         schema=schema,
     )
+
+
+def _tool_wait(settings: Settings, tuning: DeploymentTuning | None) -> float:
+    if tuning is not None and tuning.tool_wait is not None:
+        return tuning.tool_wait
+    return settings.tool_wait
 
 
 def _with_instruction(system_prompt: str | None, instruction: str | None) -> str | None:
@@ -192,6 +196,7 @@ async def _attempt(
     while idle, just before the lease) is replaced once, unseen by the client.
     """
     settings.ensure_dirs()
+    results = parked_results(turn.conversation) if spec.park_tools else None
     for chance in (1, 2):
         lease = await processes.acquire(
             spec,
@@ -200,13 +205,16 @@ async def _attempt(
             timeout=turn.timeout,
             spares=turn.tuning.spares,
             idle_ttl=turn.tuning.idle_ttl,
+            tool_wait=turn.tuning.tool_wait,
+            tool_results=results,
         )
         started = time.monotonic()
         assembler = TurnAssembler(
             structured=turn.schema is not None, offered=frozenset(tool.name for tool in turn.tools.offered)
         )
         answer: list[str] = []
-        completed = yielded = False
+        calls: dict[int, ToolCallDelta] = {}
+        completed = parked = yielded = False
         try:
             logger.debug(
                 "cli_turn.started model=%s history=%d mode=%s",
@@ -214,13 +222,19 @@ async def _attempt(
                 len(turn.conversation.history),
                 lease.mode,
             )
-            job = lease.session.turn(turn.conversation.prompt, timeout=turn.timeout, deadline=deadline)
+            if lease.mode == "parked" and results is not None:
+                job = lease.session.resume_with(results, timeout=turn.timeout, deadline=deadline)
+            else:
+                job = lease.session.turn(turn.conversation.prompt, timeout=turn.timeout, deadline=deadline)
             async for message in job:
                 for item in assembler.feed(message):
                     if isinstance(item, TextDelta):
                         answer.append(item.text)
+                    elif isinstance(item, ToolCallDelta):
+                        _merge_call(calls, item)
                     elif isinstance(item, Restart):
                         answer.clear()  # the lost attempt is not part of the conversation
+                        calls.clear()
                     if isinstance(item, TurnResult) and turn.schema is not None:
                         _check_schema(item.structured_output, turn.schema)
                     yielded = True
@@ -230,6 +244,9 @@ async def _attempt(
             else:
                 yield assembler.finish_without_result()
             completed = job.completed and assembler.ended_by_result and not assembler.structured
+            parked = spec.park_tools and assembler.waits_for_client and lease.session.state == "busy"
+            if parked:
+                lease.session.park()
             return
         except WorkerError:
             if yielded or lease.mode == "start" or chance == 2:
@@ -237,14 +254,24 @@ async def _attempt(
             logger.warning("a warm Claude Code process was gone when its turn began; starting another")
         finally:
             holds = None
-            if completed:
-                holds = [
-                    *turn.conversation.history,
-                    Turn("user", list(turn.conversation.prompt)),
-                    Turn("assistant", [{"type": "text", "text": "".join(answer)}]),
-                ]
-            await asyncio.shield(processes.release(lease, reusable=completed, holds=holds))
+            if completed or parked:
+                echoed = [(c.id or "", c.name or "", c.arguments or "{}") for c in calls.values()] if parked else []
+                holds = [*client_turns(turn.conversation), echoed_assistant_turn("".join(answer), echoed)]
+            waiting = frozenset(c.id for c in calls.values() if c.id) if parked else None
+            await asyncio.shield(processes.release(lease, reusable=completed, holds=holds, parked=waiting))
             logger.debug("cli_turn.complete model=%s seconds=%.3f", spec.model, time.monotonic() - started)
+
+
+def parked_results(conversation: Conversation) -> dict[str, ToolResult] | None:
+    """The client's tool results, when they are all the request adds to its history."""
+    if not answers_tool_results(conversation) or conversation.history[-1].role != "user":
+        return None
+    return results_of(conversation.history[-1].content)
+
+
+def _merge_call(calls: dict[int, ToolCallDelta], item: ToolCallDelta) -> None:
+    first = calls.get(item.index)
+    calls[item.index] = item if first is None else replace(first, arguments=first.arguments + item.arguments)
 
 
 def _check_schema(value: Any, schema: dict[str, Any]) -> None:

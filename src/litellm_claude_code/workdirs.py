@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 LOCK_NAME = ".lock"
 STALE_TRANSCRIPT_AGE = 60.0  # seconds
+KEPT_BACKUPS = 2
 
 
 @dataclass
@@ -34,14 +35,18 @@ class RunDir:
     _lock_fd: int
 
     @classmethod
-    def claim(cls, runs: Path, transcripts: tuple[Path, ...] = ()) -> RunDir:
+    def claim(cls, runs: Path, transcripts: tuple[Path, ...] = (), backups: Path | None = None) -> RunDir:
         """A new run directory under ``runs``, after sweeping what dead owners left.
 
         ``transcripts`` are the directories where this provider's CLIs find
-        their resumed sessions; stale files there are removed too.
+        their resumed sessions; stale files there are removed too. ``backups``
+        is where the CLI keeps copies of its state file (one more per start
+        that rewrites it): only the newest few are kept.
         """
         runs.mkdir(mode=0o700, parents=True, exist_ok=True)
         removed = sweep_runs(runs) + sweep_transcripts(transcripts)
+        if backups is not None:
+            removed += prune_backups(backups)
         if removed:
             logger.info("removed %d file(s) and folder(s) left by a previous run", removed)
         path = runs / uuid.uuid4().hex
@@ -95,3 +100,13 @@ def sweep_transcripts(directories: tuple[Path, ...], now: float | None = None) -
                     transcript.unlink()
                     removed += 1
     return removed
+
+
+def prune_backups(directory: Path, keep: int = KEPT_BACKUPS) -> int:
+    if not directory.is_dir():
+        return 0
+    files = sorted((p for p in directory.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    return max(0, len(files) - keep)

@@ -218,3 +218,62 @@ def test_bad_tools_are_400(client: Any, fake: FakeAnthropic, extra: dict[str, An
         client.chat.completions.create(model="sonnet", messages=QUESTION, **extra)
     assert fragment in str(caught.value)
     assert fake.message_requests() == []
+
+
+def function_with(parameters: dict[str, Any], name: str = "lookup") -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "description": "Look up", "parameters": parameters}}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "where"),
+    [
+        ({"type": "object", "properties": {"x": {"type": "nonsense"}}}, "$.properties.x.type"),
+        ({"type": "object", "properties": {"x": {"type": "string"}}, "required": "x"}, "$.required"),
+        ({"type": "object", "properties": {"n": {"type": "number", "exclusiveMinimum": True}}}, "exclusiveMinimum"),
+    ],
+)
+def test_a_tool_schema_the_api_would_refuse_is_400_naming_the_tool(
+    client: Any, fake: FakeAnthropic, parameters: dict[str, Any], where: str
+) -> None:
+    # The CLI used to drop such a tool (or every tool) with only a note in its log.
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="sonnet", messages=QUESTION, tools=[WEATHER, function_with(parameters)])
+    message = str(caught.value)
+    assert "tools[1]" in message and "'lookup'" in message and where in message
+    assert fake.message_requests() == []
+
+
+@pytest.mark.parametrize("endpoint", ["/v1/messages", "/v1/responses"])
+def test_a_bad_tool_schema_is_400_on_the_other_endpoints(proxy: Proxy, fake: FakeAnthropic, endpoint: str) -> None:
+    import httpx
+
+    schema = {"type": "object", "properties": {"x": {"type": "nonsense"}}}
+    if endpoint == "/v1/messages":
+        body: dict[str, Any] = {
+            "model": "sonnet",
+            "max_tokens": 50,
+            "messages": QUESTION,
+            "tools": [{"name": "lookup", "input_schema": schema}],
+        }
+    else:
+        body = {
+            "model": "sonnet",
+            "input": "hi",
+            "tools": [{"type": "function", "name": "lookup", "parameters": schema}],
+        }
+    response = httpx.post(
+        f"{proxy.url}{endpoint}", json=body, headers={"Authorization": f"Bearer {proxy.key}"}, timeout=60
+    )
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert "'lookup'" in message and "$.properties.x.type" in message
+    assert fake.message_requests() == []
+
+
+def test_a_schema_with_an_ecma_regex_is_still_offered(client: Any, fake: FakeAnthropic) -> None:
+    # `pattern` is an ECMA-262 regex; Python's `re` cannot compile \p{L}, the API can.
+    parameters = {"type": "object", "properties": {"word": {"type": "string", "pattern": "^\\p{L}+$"}}}
+    fake.script(Reply(text=["ok"]))
+    client.chat.completions.create(model="sonnet", messages=QUESTION, tools=[function_with(parameters)])
+    [request] = fake.message_requests()
+    assert offered(request.body)["mcp__client__lookup"]["input_schema"] == parameters

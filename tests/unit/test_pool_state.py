@@ -34,7 +34,7 @@ class FakeSession:
 
     @property
     def alive(self) -> bool:
-        return self.state in ("starting", "idle", "busy")
+        return self.state in ("starting", "idle", "busy", "parked")
 
     async def start(self, timeout: float) -> None:
         self.state = "starting"
@@ -352,3 +352,70 @@ async def test_no_spare_starts_while_requests_wait_for_a_slot() -> None:
     assert c.mode == "start" and pool.peak_processes == 2
     await pool.release(b, reusable=True, holds=None)
     await pool.release(c, reusable=True, holds=None)
+
+
+# -- parked tool calls -------------------------------------------------------
+ASKED = [Turn("user", [{"type": "text", "text": "q"}])]
+CALLED = [*ASKED, Turn("assistant", [{"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}])]
+ANSWERED = Turn("user", [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "r"}])
+
+
+async def parked_pool(**limits: Any) -> tuple[Pool, Any]:
+    pool = make(**limits)
+    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease.session.state = "parked"  # the CLI now waits in the call
+    await pool.release(lease, reusable=False, holds=CALLED, parked=frozenset({"toolu_1"}))
+    return pool, lease
+
+
+async def test_a_parked_process_takes_the_follow_up_that_answers_all_its_calls() -> None:
+    pool, first = await parked_pool()
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 parked>"
+    follow = await pool.acquire(spec(), convo(*CALLED, ANSWERED), deadline=far(), timeout=30, tool_results=["toolu_1"])
+    assert follow.mode == "parked" and follow.session is first.session
+
+
+async def test_other_follow_ups_do_not_take_a_parked_process() -> None:
+    pool, first = await parked_pool()
+    other = await pool.acquire(spec(), convo(*CALLED, ANSWERED), deadline=far(), timeout=30, tool_results=["toolu_2"])
+    assert other.mode == "start" and other.session is not first.session
+    await pool.settled()
+    assert first.session.closed  # same conversation, other calls: nobody can answer this one now
+    plain = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    assert plain.session is not first.session
+
+
+async def test_a_parked_process_ends_after_its_tool_wait() -> None:
+    pool, first = await parked_pool(tool_wait=0.05)
+    while not first.session.closed:  # its own timer ends it
+        await asyncio.sleep(0.01)
+    await pool.settled()
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
+
+
+async def test_at_the_cap_idle_processes_go_before_parked_ones() -> None:
+    clock = Clock()
+    pool = make(clock, max_processes=2)
+    parked = await pool.acquire(spec("P"), convo(), deadline=far(), timeout=30)
+    parked.session.state = "parked"
+    await pool.release(parked, reusable=False, holds=CALLED, parked=frozenset({"toolu_1"}))
+    clock.now += 10
+    idle = await pool.acquire(spec("I"), convo(), deadline=far(), timeout=30)
+    await pool.release(idle, reusable=True, holds=None)  # newer, but idle
+    third = await pool.acquire(spec("T"), convo(), deadline=far(), timeout=30)
+    assert idle.session.closed and not parked.session.closed
+    await pool.release(third, reusable=True, holds=None)
+    fourth = await pool.acquire(spec("F"), convo(), deadline=far(), timeout=30)
+    await pool.settled()
+    assert third.session.closed and not parked.session.closed  # still idle before parked
+    await pool.release(fourth, reusable=False, holds=None)
+    await pool.settled()
+    fifth = await pool.acquire(spec("G"), convo(), deadline=far(), timeout=30)
+    sixth = await pool.acquire(spec("H"), convo(), deadline=far(), timeout=30)  # no idle left: the parked one goes
+    assert fifth.mode == sixth.mode == "start" and parked.session.closed
+
+
+async def test_drain_ends_parked_processes_at_once() -> None:
+    pool, first = await parked_pool()
+    await pool.drain(grace=30)
+    assert first.session.closed

@@ -132,3 +132,49 @@ def test_stop_filter_releases_held_text_at_the_end() -> None:
     items += stop.apply(result)
     assert _texts(items) == "abc<<E"
     assert items[-1] is result
+
+
+def tool_with(parameters: object) -> dict[str, object]:
+    return {"type": "function", "function": {"name": "lookup", "parameters": parameters}}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "where"),
+    [
+        ({"type": "object", "properties": {"x": {"type": "nonsense"}}}, "$.properties.x.type"),
+        ({"type": "object", "required": "x"}, "$.required"),
+        ({"type": "object", "properties": []}, "$.properties"),
+        ({"type": "object", "properties": {"n": {"exclusiveMinimum": True}}}, "$.properties.n.exclusiveMinimum"),
+    ],
+)
+def test_tool_schemas_are_checked_against_json_schema_2020_12(parameters: object, where: str) -> None:
+    with pytest.raises(TranslationError) as caught:
+        plan([WEATHER, tool_with(parameters)], None)
+    message = str(caught.value)
+    assert "tools[1].function.parameters of function 'lookup'" in message and where in message
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        None,
+        {},
+        {"properties": {"q": {"type": "string"}}},
+        {"type": "object", "properties": {"w": {"type": "string", "pattern": "^\\p{L}+$"}}},  # ECMA-262 only
+        {"type": "object", "properties": {"d": {"type": "string", "format": "not-a-known-format"}}},
+    ],
+)
+def test_tool_schemas_the_api_accepts_pass(parameters: object) -> None:
+    [spec] = plan([tool_with(parameters)], None).tools
+    assert spec.name == "lookup"
+
+
+def test_a_tool_schema_nested_too_deeply_is_refused_not_a_crash() -> None:
+    schema: dict[str, object] = {"type": "object"}
+    inner = schema
+    for _ in range(5000):
+        child: dict[str, object] = {"type": "object"}
+        inner["properties"] = {"a": child}
+        inner = child
+    with pytest.raises(TranslationError, match="nested too deeply"):
+        plan([tool_with(schema)], None)
