@@ -57,6 +57,19 @@ def embedded_config_path() -> Path:
 def main() -> None:
     """Use Claude through Claude Code from any OpenAI-compatible tool."""
     logging.basicConfig(level=os.environ.get("LITELLM_CLAUDE_CODE_LOG_LEVEL", "WARNING").upper())
+    logging.getLogger(SDK_READER_LOGGER).addFilter(_not_an_ended_cli)
+
+
+# The SDK logs an ERROR when a CLI it reads from exits with a signal; the pool
+# ends processes with SIGTERM on purpose (a cancelled or finished turn), so
+# those exits are expected and their lines only noise.
+SDK_READER_LOGGER = "claude_agent_sdk._internal.query"
+_ENDED_ON_PURPOSE = ("exit code 143", "exit code -15")
+
+
+def _not_an_ended_cli(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not (message.startswith("Fatal error in message reader") and any(c in message for c in _ENDED_ON_PURPOSE))
 
 
 @main.command()

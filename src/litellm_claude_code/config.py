@@ -19,7 +19,8 @@ Environment variables (all optional):
   the proxy answers 429 (default 16).
 - ``LITELLM_CLAUDE_CODE_IDLE_TTL``: seconds an idle process is kept (default 300).
 - ``LITELLM_CLAUDE_CODE_SPARES``: clean processes kept ready per model and
-  system prompt in use (default 2: one is always ready while another resets).
+  system prompt in use (default 1), by clearing the longest-idle conversation
+  (a new process only when there is none to clear).
 - ``LITELLM_CLAUDE_CODE_TOOL_WAIT``: seconds a process that made client
   function calls waits for the client's results (default 300; 0: never
   wait, the next step starts a new process). See :mod:`parking`.
@@ -76,7 +77,7 @@ class Settings:
     max_processes: int = capacity.FALLBACK  # from_env() sizes it to the machine
     max_queue: int = 16
     idle_ttl: float = 300.0
-    spares: int = 2
+    spares: int = 1
     shutdown_grace: float = 10.0
     tool_wait: float = DEFAULT_TOOL_WAIT
 
@@ -100,7 +101,7 @@ class Settings:
             max_processes=_max_processes(environ),
             max_queue=_non_negative_int(*_env(environ, "MAX_QUEUE"), 16),
             idle_ttl=_positive_float(*_env(environ, "IDLE_TTL"), 300.0),
-            spares=_non_negative_int(*_env(environ, "SPARES"), 2),
+            spares=_non_negative_int(*_env(environ, "SPARES"), 1),
             shutdown_grace=_non_negative_float(*_env(environ, "SHUTDOWN_GRACE"), 10.0),
             tool_wait=_non_negative_float(*_env(environ, "TOOL_WAIT"), DEFAULT_TOOL_WAIT),
         )

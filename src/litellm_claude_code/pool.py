@@ -6,8 +6,9 @@ environment, tools, ...). For a request the pool picks, in order:
 1. ``continue``: an idle process whose conversation is exactly the request's
    history (the client sent back its last reply): only the new turn is sent;
 2. ``fresh``: an idle process of the key that holds no conversation;
-3. ``reset``: an idle process of the key that holds another conversation,
-   after ``/clear`` (replaced unless the CLI confirms a new session);
+3. ``reset``: the idle process of the key whose conversation has been idle
+   the longest, after ``/clear`` (replaced unless the CLI confirms a new
+   session): ~0.02 s of CPU, against ~0.6 s for a new process;
 4. ``start``: a new process (with the history resumed from a transcript).
 
 **The caps hold at every instant.** Every process counts against
@@ -87,7 +88,7 @@ class PoolLimits:
     max_processes: int = 6
     max_queue: int = 16
     idle_ttl: float = 300.0
-    spares: int = 2  # clean processes kept ready per key in use
+    spares: int = 1  # clean processes kept ready per key in use
     start_timeout: float = 60.0
     tool_wait: float = 300.0  # seconds a parked process waits for the client's results
 
@@ -418,8 +419,8 @@ class Pool:
                     return Lease(entry, "continue")
             return None  # the history must be resumed at launch: a new process
         for mode, candidates in (("fresh", [e for e in idle if e.holds is None]), ("reset", idle)):
-            if candidates:
-                entry = max(candidates, key=lambda e: e.idle_since)
+            if candidates:  # the conversation idle the longest is the least likely to go on
+                entry = min(candidates, key=lambda e: e.idle_since)
                 self._set(entry, State.RESETTING if mode == "reset" else State.LEASED)
                 return Lease(entry, mode)  # type: ignore[arg-type]
         return None
@@ -459,38 +460,30 @@ class Pool:
     def _top_up_spares(self, key: PoolKey, spec: LaunchSpec, keep_holding: Entry | None = None) -> None:
         """Keep ``spares`` clean processes ready for a key in use, off the request path.
 
-        While there is room under the cap (and nobody waits for a slot) a new
-        process is started, so every held conversation stays continuable; at
-        the cap the longest-idle conversation of the key is cleared instead
-        (``/clear``, ~15-30 ms). The process just released keeps its
-        conversation either way.
+        The longest-idle conversations of the key are cleared first
+        (``/clear``: ~0.02 s of CPU); a new process (~0.6 s of CPU) is started
+        only when there is none to clear, under the cap, while nobody waits
+        for a slot. The process just released keeps its conversation.
         """
         spares = self._tuning_of(key).spares
         if self._draining or spares <= 0:
             return
         mine = [e for e in self._entries if e.key == key and e.state is not State.CLOSING]
-        clean = [
-            e
-            for e in mine
-            if (e.state is State.STARTING and e.holds is None)
-            or e.state is State.RESETTING
-            or (e.state is State.IDLE and e.holds is None)
-        ]
+        clean = [e for e in mine if e.state is State.RESETTING or (e.state is State.IDLE and e.holds is None)]
         missing = spares - len(clean)
-        if missing <= 0:
-            return
-        room = 0 if self._waiters else max(0, self.limits.max_processes - len(self._entries))
-        for _ in range(min(missing, room)):
-            entry = self._new_entry(key, spec, Conversation(spec.system_prompt, (), ()), State.STARTING)
-            self._spawn(self._start_spare(entry))
-            missing -= 1
         used = sorted(
             (e for e in mine if e.state is State.IDLE and e.holds is not None and e is not keep_holding),
             key=lambda e: e.idle_since,
         )
-        for entry in used[:missing]:
+        for entry in used[: max(0, missing)]:
             self._set(entry, State.RESETTING)  # nobody may pick it while it resets
             self._spawn(self._reset_spare(entry))
+            missing -= 1
+        starting = sum(1 for e in mine if e.state is State.STARTING and e.holds is None)
+        room = 0 if self._waiters else max(0, self.limits.max_processes - len(self._entries))
+        for _ in range(min(missing - starting, room)):
+            entry = self._new_entry(key, spec, Conversation(spec.system_prompt, (), ()), State.STARTING)
+            self._spawn(self._start_spare(entry))
 
     async def _reset_spare(self, entry: Entry) -> None:
         ok = False

@@ -105,3 +105,18 @@ def test_importing_the_package_does_not_import_litellm() -> None:
     code = "import sys, litellm_claude_code, litellm_claude_code.cli; print('litellm' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_expected_cli_exits_are_not_logged_as_errors() -> None:
+    import logging
+
+    from litellm_claude_code.cli import _not_an_ended_cli
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("claude_agent_sdk._internal.query", logging.ERROR, __file__, 1, message, None, None)
+
+    ended = "Fatal error in message reader: Command failed with exit code 143 (exit code: 143)"
+    crashed = "Fatal error in message reader: Command failed with exit code 1 (exit code: 1)"
+    assert not _not_an_ended_cli(record(ended))
+    assert _not_an_ended_cli(record(crashed))
+    assert _not_an_ended_cli(record("something else, exit code 143"))

@@ -316,17 +316,38 @@ async def test_at_the_cap_older_conversations_are_reset_in_the_background() -> N
     assert third.mode == "fresh" and third.session is first.session
 
 
-async def test_under_the_cap_spares_are_new_processes_so_conversations_stay_warm() -> None:
-    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=Factory(), clock=Clock())
+async def test_spares_come_from_clearing_the_longest_idle_conversation_not_from_new_processes() -> None:
+    """A /clear costs ~0.02 s of CPU, a new process ~0.6 s."""
+    clock = Clock()
+    factory = Factory()
+    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=factory, clock=clock)
     first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    await pool.release(first, reusable=True, holds=HELD)
+    await pool.release(first, reusable=True, holds=HELD)  # nothing to clear yet: one spare is started
     await pool.settled()
+    assert len(factory.made) == 2
+    clock.now += 5
     second = await pool.acquire(spec(), convo(prompt="other"), deadline=far(), timeout=30)
+    assert second.mode == "fresh"
     await pool.release(second, reusable=True, holds=[Turn("user", [{"type": "text", "text": "other"}])])
     await pool.settled()
-    assert first.session.resets == 0
-    follow = await pool.acquire(spec(), convo(*HELD, prompt="next"), deadline=far(), timeout=30)
-    assert follow.mode == "continue" and follow.session is first.session
+    assert len(factory.made) == 2  # no new process: the older conversation was cleared instead
+    assert first.session.resets == 1 and second.session.resets == 0
+    follow = await pool.acquire(spec(), convo(HELD[0], prompt="next"), deadline=far(), timeout=30)
+    assert follow.mode == "start"  # its process was cleared: resumed in a new one
+
+
+async def test_continuing_turns_clear_nothing() -> None:
+    factory = Factory()
+    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=factory, clock=Clock())
+    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    await pool.release(lease, reusable=True, holds=HELD)
+    await pool.settled()
+    for _ in range(3):
+        lease = await pool.acquire(spec(), convo(*HELD, prompt="next"), deadline=far(), timeout=30)
+        assert lease.mode == "continue"
+        await pool.release(lease, reusable=True, holds=HELD)
+        await pool.settled()
+    assert sum(session.resets for session in factory.made) == 0 and len(factory.made) == 2
 
 
 async def test_spares_can_be_tuned_per_key() -> None:
