@@ -46,6 +46,7 @@ class ClaudeCodeLLM(CustomLLM):
         self._settings = settings
         self._pool: Pool | None = None
         self._run_dir: RunDir | None = None
+        self._reported: set[str] = set()  # ignored parameters already logged
         allowed_params.install()
 
     @property
@@ -125,6 +126,7 @@ class ClaudeCodeLLM(CustomLLM):
             api_key=kwargs.get("api_key"),
             timeout=timeout,
             tuning=tuning,
+            reported=self._reported,
         )
         return prepared, settings
 

@@ -33,7 +33,6 @@ from .types import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta,
 
 logger = logging.getLogger(__name__)
 
-_reported: set[str] = set()  # ignored parameters already logged
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,12 @@ def prepare(
     api_key: str | None,
     timeout: Any,
     tuning: DeploymentTuning | None = None,
+    reported: set[str] | None = None,
 ) -> PreparedTurn:
     """Check the request and decide how the CLI will run it.
+
+    ``reported``: the ignored parameters already logged by this provider
+    (each is logged once); None logs nothing.
 
     Raises:
         TranslationError: the request cannot be served (becomes HTTP 400).
@@ -83,8 +86,8 @@ def prepare(
     if n not in (None, 1):
         raise TranslationError("`n` must be 1: Claude Code returns one choice per request")
     for key in IGNORED:
-        if params.get(key) is not None and key not in _reported:
-            _reported.add(key)
+        if params.get(key) is not None and reported is not None and key not in reported:
+            reported.add(key)
             logger.warning("`%s` is not supported by Claude Code and is ignored (reported once)", key)
     tools = plan_tools(params.get("tools"), params.get("tool_choice"))
     schema = output_schema(params.get("response_format"))
