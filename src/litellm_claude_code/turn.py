@@ -34,7 +34,6 @@ from .types import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta,
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class PreparedTurn:
     spec: LaunchSpec
