@@ -17,39 +17,21 @@ from .master_key import ensure_master_key
 
 EMBEDDED_CONFIG = "proxy_config.yaml"
 
-USER_CONFIG_SNIPPET = """\
-# Add to your LiteLLM proxy config (config.yaml):
-model_list:
-  - model_name: sonnet
-    litellm_params:
-      model: claude-code/sonnet
-      # api_key: os.environ/CLAUDE_CODE_OAUTH_TOKEN   # optional, per deployment
-  - model_name: opus
-    litellm_params:
-      model: claude-code/opus
-  - model_name: haiku
-    litellm_params:
-      model: claude-code/haiku
-  - model_name: claude-code/*
-    litellm_params:
-      model: claude-code/*
-
-litellm_settings:
-  num_retries: 0          # one request = one Claude Code run
-  custom_provider_map:
-    - provider: claude-code
-      custom_handler: litellm_claude_code.handler
-  callbacks:
-    - litellm_claude_code.proxy_hooks.request_validator  # 400s that name bad input
-    - litellm_claude_code.proxy_hooks.auth_errors         # 401 for bad keys without a DB
-
-router_settings:
-  disable_cooldowns: true  # one failed request must not take the model offline
-"""
+SNIPPET_HEADER = "# Add to your LiteLLM proxy config (config.yaml):\n"
 
 
 def embedded_config_path() -> Path:
     return Path(str(files("litellm_claude_code").joinpath(EMBEDDED_CONFIG)))
+
+
+def config_snippet() -> str:
+    """The embedded config, comments included, without what only `serve` needs
+    (its ``general_settings``): the one source of both."""
+    text = embedded_config_path().read_text()
+    body = text[text.index("model_list:") :]
+    if "\ngeneral_settings:" in body:
+        body = body[: body.index("\ngeneral_settings:")].rstrip() + "\n"
+    return SNIPPET_HEADER + body
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,7 +103,7 @@ def _run_proxy(config: Path, host: str, port: int, grace: float) -> None:
 @main.command()
 def config() -> None:
     """Print the YAML to add the provider to an existing LiteLLM proxy."""
-    click.echo(USER_CONFIG_SNIPPET, nl=False)
+    click.echo(config_snippet(), nl=False)
 
 
 @main.command()

@@ -1,9 +1,12 @@
-"""Prior turns as a Claude Code session transcript, resumed through the SDK.
+"""Prior turns as a Claude Code session transcript, for the CLI to resume.
 
-The CLI takes earlier turns only from a session it resumes. We hand the SDK a
-one-shot :class:`SessionStore` that serves the transcript, and the SDK writes
-it into a temporary config directory, resumes it and deletes it. The upstream
-then receives each turn as its own role-structured message.
+The CLI takes earlier turns only from a session it resumes. These are the
+lines of its own transcript format (the entries the SDK's ``SessionStore``
+adapters pass through); :mod:`session` writes them where the CLI looks,
+resumes them at start and deletes the file. The upstream then receives each
+turn as its own role-structured message. (Not the SDK's own
+``session_store`` route: it cannot be combined with our transport, and it
+copies a ``claude`` login's access token into ``/tmp``.)
 """
 
 from __future__ import annotations
@@ -11,9 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, cast
-
-from claude_agent_sdk.types import SessionKey, SessionStoreEntry
+from typing import Any
 
 from .types import Turn
 
@@ -56,25 +57,3 @@ def transcript_entries(
         )
         parent = entry_id
     return entries
-
-
-class TranscriptStore:
-    """A read-only :class:`claude_agent_sdk.SessionStore` for one request.
-
-    Duck-typed, as the SDK allows: only ``append`` and ``load`` are required.
-
-    ``load`` serves the prepared transcript; ``append`` drops the CLI's mirror
-    writes, since nothing of a request is kept after it ends.
-    """
-
-    def __init__(self, session_id: str, entries: list[dict[str, Any]]) -> None:
-        self.session_id = session_id
-        self._entries = entries
-
-    async def append(self, key: SessionKey, entries: list[SessionStoreEntry]) -> None:
-        return None
-
-    async def load(self, key: SessionKey) -> list[SessionStoreEntry] | None:
-        if key.get("session_id") != self.session_id or key.get("subpath"):
-            return None
-        return cast(list[SessionStoreEntry], self._entries)

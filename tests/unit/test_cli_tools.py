@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from litellm_claude_code.cli import USER_CONFIG_SNIPPET, embedded_config_path, main
+from litellm_claude_code.cli import embedded_config_path, main
 from litellm_claude_code.config import Settings
 from litellm_claude_code.doctor import check_cli, check_credentials, run_checks
 from litellm_claude_code.errors import ConfigError
@@ -87,7 +87,9 @@ def test_config_command_prints_valid_yaml_with_the_handler() -> None:
     result = CliRunner().invoke(main, ["config"])
     assert result.exit_code == 0
     config = yaml.safe_load(result.output)
-    assert config == yaml.safe_load(USER_CONFIG_SNIPPET)
+    embedded = yaml.safe_load(embedded_config_path().read_text())
+    assert config == {k: v for k, v in embedded.items() if k != "general_settings"}  # one source
+    assert result.output.startswith("# Add to your LiteLLM proxy config")
     names = [m["model_name"] for m in config["model_list"]]
     assert names == ["sonnet", "opus", "haiku", "claude-code/*"]
     assert config["litellm_settings"]["custom_provider_map"][0]["custom_handler"] == "litellm_claude_code.handler"
