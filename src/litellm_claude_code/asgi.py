@@ -49,7 +49,7 @@ class ServingApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             self._install_signal_handlers(asyncio.get_running_loop())
-            await self.app(scope, receive, send)
+            await self.app(scope, self._drained_before_shutdown(receive), send)
         elif scope["type"] == "http":
             await _cancel_on_disconnect(self.app, scope, receive, send)
         else:
@@ -80,6 +80,19 @@ class ServingApp:
     def _start_draining(self) -> None:
         if self._draining is None:
             self._draining = asyncio.ensure_future(self._drain())
+
+    def _drained_before_shutdown(self, receive: Receive) -> Receive:
+        """The app hears of the shutdown only once every CLI has ended (however the stop began)."""
+
+        async def wrapped() -> Message:
+            message = await receive()
+            if message.get("type") == "lifespan.shutdown":
+                self._start_draining()
+                assert self._draining is not None
+                await asyncio.shield(self._draining)
+            return message
+
+        return wrapped
 
 
 async def _cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:

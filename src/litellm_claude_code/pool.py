@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["parked", "continue", "fresh", "reset", "start"]
 PoolKey = tuple[object, ...]
+# A /clear off the request path may wait for a busy machine; one on it is bounded by the request.
+BACKGROUND_RESET_TIMEOUT = 30.0
 
 
 class Session(Protocol):
@@ -488,7 +490,7 @@ class Pool:
     async def _reset_spare(self, entry: Entry) -> None:
         ok = False
         try:
-            ok = await entry.session.reset()
+            ok = await entry.session.reset(timeout=BACKGROUND_RESET_TIMEOUT)
         finally:
             if ok and not self._draining:
                 entry.holds = None

@@ -246,7 +246,8 @@ class CLISession:
             _write_private(self._transcript, "".join(json.dumps(entry) + "\n" for entry in entries))
         options = build_options(self.spec, resume=resume, tools=self.bridge)
         options.stderr = self.on_stderr
-        env = {**self.spec.env, "CLAUDE_CODE_TMPDIR": str(tmp), "TMPDIR": str(tmp)}
+        # Temp files and the CLI's cache (MCP logs, one folder per session) live and die with the process.
+        env = {**self.spec.env, "CLAUDE_CODE_TMPDIR": str(tmp), "TMPDIR": str(tmp), "XDG_CACHE_HOME": str(tmp)}
         self._transport = LockedDownTransport(options, env=env)
         return ClaudeSDKClient(options, transport=self._transport)
 

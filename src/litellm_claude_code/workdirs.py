@@ -33,6 +33,7 @@ KEPT_BACKUPS = 2
 class RunDir:
     path: Path
     _lock_fd: int
+    _cli_sessions: Path | None = None
 
     @classmethod
     def claim(cls, runs: Path, transcripts: tuple[Path, ...] = (), backups: Path | None = None) -> RunDir:
@@ -41,25 +42,29 @@ class RunDir:
         ``transcripts`` are the directories where this provider's CLIs find
         their resumed sessions; stale files there are removed too. ``backups``
         is where the CLI keeps copies of its state file (one more per start
-        that rewrites it): only the newest few are kept.
+        that rewrites it) in a config directory of our own: only the newest
+        few are kept, and the per-process session files (``sessions/<pid>.*``)
+        of CLIs that are gone are removed.
         """
         runs.mkdir(mode=0o700, parents=True, exist_ok=True)
         removed = sweep_runs(runs) + sweep_transcripts(transcripts)
         if backups is not None:
-            removed += prune_backups(backups)
+            removed += prune_backups(backups) + sweep_cli_sessions(backups.parent / "sessions")
         if removed:
             logger.info("removed %d file(s) and folder(s) left by a previous run", removed)
         path = runs / uuid.uuid4().hex
         path.mkdir(mode=0o700)
         descriptor = os.open(path / LOCK_NAME, os.O_WRONLY | os.O_CREAT, 0o600)
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return cls(path, descriptor)
+        return cls(path, descriptor, backups.parent / "sessions" if backups is not None else None)
 
     def release(self) -> None:
         """Remove the run directory and drop the lock (idempotent)."""
         if self._lock_fd < 0:
             return
         shutil.rmtree(self.path, ignore_errors=True)
+        if self._cli_sessions is not None:
+            sweep_cli_sessions(self._cli_sessions)
         with contextlib.suppress(OSError):
             os.close(self._lock_fd)
         self._lock_fd = -1
@@ -110,3 +115,27 @@ def prune_backups(directory: Path, keep: int = KEPT_BACKUPS) -> int:
         with contextlib.suppress(OSError):
             old.unlink()
     return max(0, len(files) - keep)
+
+
+def sweep_cli_sessions(directory: Path) -> int:
+    """Remove ``<pid>.json`` / ``<pid>.*.key`` files of CLI processes that no longer run."""
+    if not directory.is_dir():
+        return 0
+    removed = 0
+    for path in directory.iterdir():
+        pid = path.name.split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -280,6 +280,7 @@ def test_sigterm_fails_queued_requests_lets_running_ones_finish_then_exits(
     assert exited_after < 8
     _, alive = psutil.wait_procs(clis, timeout=3)
     assert alive == []
+    assert list((state_dir(running) / "run").iterdir()) == []  # its scratch space went with it
 
 
 def test_after_sigkill_no_cli_survives_and_the_next_start_cleans_up(

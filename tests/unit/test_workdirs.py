@@ -50,3 +50,16 @@ def test_only_the_newest_backups_are_kept(tmp_path: Path) -> None:
         os.utime(path, (time.time() - age * 10, time.time() - age * 10))
     assert prune_backups(tmp_path, keep=2) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b0", "b1"]
+
+
+def test_session_files_of_cli_processes_that_are_gone_are_removed(tmp_path: Path) -> None:
+    from litellm_claude_code.workdirs import sweep_cli_sessions
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = done.stdout.strip()
+    (tmp_path / f"{dead}.json").write_text("{}")
+    (tmp_path / f"{dead}.abc.key").write_text("k")
+    (tmp_path / f"{os.getpid()}.json").write_text("{}")  # alive: kept
+    (tmp_path / "notes.txt").write_text("x")  # not a pid file: kept
+    assert sweep_cli_sessions(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{os.getpid()}.json", "notes.txt"])
