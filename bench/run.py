@@ -51,18 +51,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 
 from fake_anthropic import FakeAnthropic, Reply, ToolUse  # noqa: E402
+from functions import WEATHER  # noqa: E402
 from harness import Proxy, base_env, cli_children, start_proxy, stop_process, wait_for  # noqa: E402
 
 SCENARIOS = ("plain", "toolloop")
 TOOL_MODES = ("parked", "resume", "pool off")
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 WEATHER_UPSTREAM = "mcp__client__get_weather"  # the name the model sees
 TOOL_RESULT = "12 C"
 ROWS_EXPLAINED = (

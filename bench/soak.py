@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import contextvars
 import dataclasses
 import json
@@ -56,7 +55,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 
 from fake_anthropic import FakeAnthropic, Reply, ToolUse  # noqa: E402
 from harness import Proxy, base_env, cli_children, start_proxy, stop_process, wait_for  # noqa: E402
-from run import pct, rss_mib  # noqa: E402
+from run import gone, pct, rss_mib, tree_cpu  # noqa: E402
 
 from litellm_claude_code.config import Settings  # noqa: E402
 
@@ -451,37 +450,6 @@ async def run_load(proxy: Proxy, planner: Planner, concurrency: int, total: int)
 
 
 # -- measuring the proxy and its CLIs --------------------------------------------
-def tree_cpu(pid: int) -> tuple[float, float]:
-    """CPU seconds (user+system) of the proxy itself, and of all its descendants.
-
-    A process's ``children_user/children_system`` (Linux cutime/cstime) hold the
-    times of its reaped descendants, recursively; so the live tree's own times
-    plus every live member's reaped-children times count each process once.
-    A child reaped mid-read would be missed or counted twice: read again then.
-    """
-    for _ in range(5):
-        try:
-            root = psutil.Process(pid)
-            before = root.cpu_times()
-            members = root.children(recursive=True)
-            descendants = before.children_user + before.children_system
-            for member in members:
-                with gone():
-                    t = member.cpu_times()
-                    descendants += t.user + t.system + t.children_user + t.children_system
-            after = root.cpu_times()
-        except psutil.NoSuchProcess:
-            return 0.0, 0.0
-        if (after.children_user, after.children_system) == (before.children_user, before.children_system):
-            return before.user + before.system, descendants
-    return after.user + after.system, descendants
-
-
-def gone() -> contextlib.suppress:
-    """For reads of processes that may end at any moment."""
-    return contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied)
-
-
 class Sampler:
     """Every 100 ms: CLI count and proxy RSS (peaks per level); every second a timeline point.
 

@@ -20,10 +20,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 from fake_anthropic import FakeAnthropic
-from harness import CANARIES, OAUTH_TOKEN, Proxy, base_env, start_proxy, stop_process, wait_for
+from harness import CANARIES, OAUTH_TOKEN, Proxy, base_env, running_proxy, start_proxy, stop_process, wait_for
 
 # Re-exported for the test modules.
-__all__ = ["CANARIES", "OAUTH_TOKEN", "Proxy", "base_env", "start_proxy", "stop_process", "wait_for"]
+__all__ = ["CANARIES", "OAUTH_TOKEN", "Proxy", "base_env", "running_proxy", "start_proxy", "stop_process", "wait_for"]
 
 
 @pytest.fixture(scope="session")

@@ -207,28 +207,25 @@ def _flag(raw: Any, name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
 
 
-def _positive_float(raw: Any, name: str, default: float) -> float:
+def _seconds(raw: Any, name: str, default: float, *, zero: bool) -> float:
+    """A number of seconds from a setting; ``zero``: 0 is allowed (it turns a wait off)."""
     if raw is None or raw == "":
         return default
     try:
         value = float(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    if value < 0 or (value == 0 and not zero):
+        raise ConfigError(f"{name} must be {'zero or more' if zero else 'positive'}, got {raw!r}")
     return value
+
+
+def _positive_float(raw: Any, name: str, default: float) -> float:
+    return _seconds(raw, name, default, zero=False)
 
 
 def _non_negative_float(raw: Any, name: str, default: float) -> float:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value
+    return _seconds(raw, name, default, zero=True)
 
 
 def _non_negative_int(raw: Any, name: str, default: int) -> int:

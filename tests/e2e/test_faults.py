@@ -21,7 +21,7 @@ import pytest
 from claude_agent_sdk import project_key_for_directory
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
 
-from conftest import CANARIES, Proxy, base_env, start_proxy, stop_process, wait_for
+from conftest import CANARIES, Proxy, base_env, running_proxy, start_proxy, stop_process, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -32,22 +32,10 @@ HI = [{"role": "user", "content": "hi"}]
 @pytest.fixture(scope="module")
 def small(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     """The pool at a cap of 2, no spares, a short idle TTL."""
-    tmp = tmp_path_factory.mktemp("small")
-    env = base_env(tmp, fake)
-    env.update(
-        {
-            "LITELLM_MASTER_KEY": "sk-small-test-key-0123456789",
-            "LITELLM_CLAUDE_CODE_MAX_PROCESSES": str(CAP),
-            "LITELLM_CLAUDE_CODE_SPARES": "0",
-            "LITELLM_CLAUDE_CODE_IDLE_TTL": "5",
-        }
-    )
-    running = start_proxy(tmp, env)
-    running.key = env["LITELLM_MASTER_KEY"]
-    try:
-        yield running
-    finally:
-        stop_process(running.process)
+    pool = {"MAX_PROCESSES": str(CAP), "SPARES": "0", "IDLE_TTL": "5"}
+    env = {f"LITELLM_CLAUDE_CODE_{name}": value for name, value in pool.items()}
+    with running_proxy(tmp_path_factory.mktemp("small"), fake, key="sk-small-test-key-0123456789", env=env) as proxy:
+        yield proxy
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ import pytest
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
 from test_chat import client_system_text, conversation_turns
 
-from conftest import Proxy, base_env, start_proxy, stop_process, wait_for
+from conftest import Proxy, running_proxy, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -27,23 +27,10 @@ MAX_QUEUE = 1
 def pooled(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     """A proxy with the pool on, small caps, and no spares (so the process that
     serves a request is the one that appears for it)."""
-    tmp = tmp_path_factory.mktemp("pooled")
-    env = base_env(tmp, fake)
-    env.update(
-        {
-            "LITELLM_MASTER_KEY": "sk-pooled-test-key-0123456789",
-            "LITELLM_CLAUDE_CODE_POOL": "1",
-            "LITELLM_CLAUDE_CODE_MAX_PROCESSES": str(MAX_PROCESSES),
-            "LITELLM_CLAUDE_CODE_MAX_QUEUE": str(MAX_QUEUE),
-            "LITELLM_CLAUDE_CODE_SPARES": "0",
-        }
-    )
-    running = start_proxy(tmp, env)
-    running.key = env["LITELLM_MASTER_KEY"]
-    try:
-        yield running
-    finally:
-        stop_process(running.process)
+    pool = {"POOL": "1", "MAX_PROCESSES": str(MAX_PROCESSES), "MAX_QUEUE": str(MAX_QUEUE), "SPARES": "0"}
+    env = {f"LITELLM_CLAUDE_CODE_{name}": value for name, value in pool.items()}
+    with running_proxy(tmp_path_factory.mktemp("pooled"), fake, key="sk-pooled-test-key-0123456789", env=env) as proxy:
+        yield proxy
 
 
 @pytest.fixture()
@@ -217,11 +204,13 @@ def test_processes_stay_under_the_cap(pooled: Proxy, client: Any) -> None:
 @pytest.fixture(scope="module")
 def tuned(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     """`serve --config` with two deployments that differ only in model_info.claude_code."""
-    tmp = tmp_path_factory.mktemp("tuned")
-    env = base_env(tmp, fake)
-    env["LITELLM_MASTER_KEY"] = "sk-tuned-test-key-0123456789"
-    config = tmp / "config.yaml"
-    config.write_text("""
+    with running_proxy(
+        tmp_path_factory.mktemp("tuned"), fake, key="sk-tuned-test-key-0123456789", config=TUNED
+    ) as proxy:
+        yield proxy
+
+
+TUNED = """
 model_list:
   - model_name: lean
     litellm_params: {model: claude-code/sonnet}
@@ -233,13 +222,7 @@ litellm_settings:
   custom_provider_map: [{provider: claude-code, custom_handler: litellm_claude_code.handler}]
 router_settings: {disable_cooldowns: true}
 general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
-""")
-    running = start_proxy(tmp, env, ["--config", str(config)])
-    running.key = env["LITELLM_MASTER_KEY"]
-    try:
-        yield running
-    finally:
-        stop_process(running.process)
+"""
 
 
 def test_spares_are_tuned_per_deployment_in_model_info(tuned: Proxy) -> None:

@@ -13,37 +13,15 @@ import httpx
 import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Recorded, Reply, ToolUse
+from functions import WEATHER
 
-from conftest import Proxy, base_env, start_proxy, stop_process, wait_for
+from conftest import Proxy, running_proxy, wait_for
 
 pytestmark = pytest.mark.e2e
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 INJECTED = ("No response requested", "Continue from where you left off")
-
-
-@pytest.fixture(scope="module")
-def agents_proxy(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """Pool on, no spares (a started process is one the test caused), and a
-    deployment whose parked processes wait only 2 s."""
-    tmp = tmp_path_factory.mktemp("agents")
-    env = base_env(tmp, fake)
-    env.update(
-        {
-            "LITELLM_MASTER_KEY": "sk-agents-test-key-0123456789",
-            "LITELLM_CLAUDE_CODE_SPARES": "0",
-            "LITELLM_CLAUDE_CODE_MAX_PROCESSES": "4",
-        }
-    )
-    config = tmp / "config.yaml"
-    config.write_text("""
+AGENTS_KEY = "sk-agents-test-key-0123456789"
+AGENTS_CONFIG = """
 model_list:
   - model_name: sonnet
     litellm_params: {model: claude-code/sonnet}
@@ -56,13 +34,16 @@ litellm_settings:
   callbacks: [litellm_claude_code.proxy_hooks.request_validator]
 router_settings: {disable_cooldowns: true}
 general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
-""")
-    running = start_proxy(tmp, env, ["--config", str(config)])
-    running.key = env["LITELLM_MASTER_KEY"]
-    try:
-        yield running
-    finally:
-        stop_process(running.process)
+"""
+
+
+@pytest.fixture(scope="module")
+def agents_proxy(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """Pool on, no spares (a started process is one the test caused), and a
+    deployment whose parked processes wait only 2 s."""
+    env = {"LITELLM_CLAUDE_CODE_SPARES": "0", "LITELLM_CLAUDE_CODE_MAX_PROCESSES": "4"}
+    with running_proxy(tmp_path_factory.mktemp("agents"), fake, key=AGENTS_KEY, env=env, config=AGENTS_CONFIG) as proxy:
+        yield proxy
 
 
 @pytest.fixture()

@@ -9,20 +9,13 @@ from typing import Any
 import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
+from functions import WEATHER
 from test_chat import client_system_text
 
 from conftest import Proxy
 
 pytestmark = pytest.mark.e2e
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 BASH = {
     "type": "function",
     "function": {

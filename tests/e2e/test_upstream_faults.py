@@ -19,20 +19,13 @@ import httpx
 import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
+from functions import WEATHER
 
-from conftest import Proxy, base_env, start_proxy, stop_process, wait_for
+from conftest import Proxy, running_proxy, wait_for
 
 pytestmark = pytest.mark.e2e
 
 HI = [{"role": "user", "content": "hi"}]
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    },
-}
 # The pause lets the CLI read the deltas before it sees the connection end.
 FAULTS: dict[str, dict[str, Any]] = {
     "dropped": {"drop_after_deltas": 2, "delta_delay": 0.3},
@@ -43,21 +36,12 @@ FAULTS: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def retrying(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     """A proxy whose CLI retries a failed upstream request once (the default
-    setting; the shared test proxy retries none). The CLI's retry after a
-    refusal is switched off, as a server must."""
-    tmp = tmp_path_factory.mktemp("retrying")
-    env = base_env(tmp, fake)
-    env["LITELLM_CLAUDE_CODE_POOL"] = "0"
-    env["LITELLM_CLAUDE_CODE_CLI_MAX_RETRIES"] = "1"
-    env["LITELLM_MASTER_KEY"] = "sk-retrying-test-key-0123456789"
-    env["LITELLM_CLAUDE_CODE_PASS_ENV"] = "CLAUDE_CODE_DISABLE_REFUSAL_RETRY"
-    env["CLAUDE_CODE_DISABLE_REFUSAL_RETRY"] = "1"
-    running = start_proxy(tmp, env)
-    running.key = env["LITELLM_MASTER_KEY"]
-    try:
-        yield running
-    finally:
-        stop_process(running.process)
+    setting; the shared test proxy retries none). The provider itself switches
+    off the CLI's own retry after a refusal."""
+    env = {"LITELLM_CLAUDE_CODE_POOL": "0", "LITELLM_CLAUDE_CODE_CLI_MAX_RETRIES": "1"}
+    key = "sk-retrying-test-key-0123456789"
+    with running_proxy(tmp_path_factory.mktemp("retrying"), fake, key=key, env=env) as proxy:
+        yield proxy
 
 
 def openai_client(proxy: Proxy) -> openai.OpenAI:

@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,3 +146,23 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+@contextmanager
+def running_proxy(
+    tmp: Path, fake: FakeAnthropic, *, key: str, env: dict[str, str] | None = None, config: str | None = None
+) -> Iterator[Proxy]:
+    """A proxy (`serve`, or `serve --config` with ``config`` as its YAML) in ``tmp``,
+    pointed at ``fake``, stopped on exit."""
+    environment = {**base_env(tmp, fake), "LITELLM_MASTER_KEY": key, **(env or {})}
+    args: list[str] = []
+    if config is not None:
+        path = tmp / "config.yaml"
+        path.write_text(config)
+        args = ["--config", str(path)]
+    proxy = start_proxy(tmp, environment, args)
+    proxy.key = key
+    try:
+        yield proxy
+    finally:
+        stop_process(proxy.process)
