@@ -131,7 +131,9 @@ class LockedDownTransport(SubprocessCLITransport):
         if self._process:
             return
         if self._cli_path is None:
-            self._cli_path = await anyio.to_thread.run_sync(self._find_cli)
+            # A few stat() calls: not worth a worker thread, which could outlive a
+            # short-lived event loop (litellm.completion's) and hold up interpreter exit.
+            self._cli_path = self._find_cli()
         if not os.access(self._cli_path, os.X_OK):  # setpriv would fail later, less clearly
             raise CLINotFoundError(f"Claude Code not found at: {self._cli_path}")
         command = self._build_command()
