@@ -119,9 +119,15 @@ def test_a_non_streamed_client_that_gives_up_ends_its_cli_within_2s(
 def test_idle_processes_killed_from_outside_are_never_handed_out(
     client: Any, small: Proxy, fake: FakeAnthropic
 ) -> None:
-    """Issue 9.4: kill the warm CLIs; the next requests are served, not answered with 500."""
+    """Issue 9.4: kill the warm CLIs; the next requests are served, not answered with 500.
+
+    The follow-up continues the conversation, so it goes straight to the process
+    that held it (no /clear that would have noticed the death first).
+    """
     for round_ in range(3):
-        client.chat.completions.create(model="sonnet", messages=HI)
+        question = [{"role": "user", "content": f"round {round_}"}]
+        fake.script(Reply(text=[f"answer {round_}"]))
+        first = client.chat.completions.create(model="sonnet", messages=question)
         warm = small.cli_processes()
         assert warm
         for process in warm:
@@ -129,7 +135,8 @@ def test_idle_processes_killed_from_outside_are_never_handed_out(
         if round_ == 0:  # give the pool time to notice, the usual case
             psutil.wait_procs(warm, timeout=5)
         fake.script(Reply(text=[f"after kill {round_}"]))
-        answer = client.chat.completions.create(model="sonnet", messages=HI)
+        follow = [*question, {"role": "assistant", "content": first.choices[0].message.content}]
+        answer = client.chat.completions.create(model="sonnet", messages=[*follow, {"role": "user", "content": "more"}])
         assert answer.choices[0].message.content == f"after kill {round_}"
 
 
