@@ -113,6 +113,8 @@ class Settings:
             changes["base_url"] = api_base
         if tuning is not None and tuning.cli_max_retries is not None:
             changes["cli_max_retries"] = tuning.cli_max_retries
+        if tuning is not None and tuning.tool_wait is not None:
+            changes["tool_wait"] = tuning.tool_wait
         return replace(self, **changes) if changes else self
 
     @property

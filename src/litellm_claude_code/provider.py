@@ -11,7 +11,6 @@ import concurrent.futures
 import contextvars
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import litellm
@@ -19,7 +18,7 @@ from claude_agent_sdk import project_key_for_directory
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelResponseStream
 
-from . import allowed_params, session, turn
+from . import allowed_params, turn
 from .auth import claude_config_dir
 from .config import DeploymentTuning, Settings
 from .errors import to_litellm
@@ -60,8 +59,10 @@ class ClaudeCodeLLM(CustomLLM):
         if self._run_dir is None:
             settings = self.settings
             settings.ensure_dirs()
-            backups = session.config_dir({"HOME": str(settings.private_home)}) / "backups"
-            self._run_dir = RunDir.claim(settings.runs_dir, _transcript_dirs(settings), backups)
+            private = claude_config_dir({"HOME": str(settings.private_home)})  # the CLI's, with a token
+            project = project_key_for_directory(str(settings.workspace))
+            transcripts = tuple(home / "projects" / project for home in (private, claude_config_dir()))
+            self._run_dir = RunDir.claim(settings.runs_dir, transcripts, private / "backups")
         scratch = self._run_dir.path
 
         def make(spec: LaunchSpec, conversation: Conversation, on_exit: Callable[[Any], None]) -> CLISession:
@@ -222,10 +223,3 @@ def _iterate_sync(agen: AsyncGenerator[Any, None]) -> Iterator[Any]:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         _one_shot.reset(token)
-
-
-def _transcript_dirs(settings: Settings) -> tuple[Path, ...]:
-    """Where this provider's CLIs find resumed sessions: the private home's, and a login's."""
-    project = project_key_for_directory(str(settings.workspace))
-    homes = (session.config_dir({"HOME": str(settings.private_home)}), claude_config_dir())
-    return tuple(home / "projects" / project for home in homes)

@@ -37,6 +37,7 @@ from typing import Any
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage, project_key_for_directory
 
 from ._sdk_compat import CLI_VERSION, ClaudeSDKError, CLINotFoundError, LockedDownTransport
+from .auth import claude_config_dir
 from .errors import CLINotFound, RequestTimeout, WorkerError
 from .options import LaunchSpec, build_options
 from .parking import ToolBridge, ToolResult
@@ -69,15 +70,9 @@ CLEAR_MESSAGE: dict[str, Any] = {
 }
 
 
-def config_dir(env: dict[str, str]) -> Path:
-    """Where a CLI with this environment keeps its sessions: ``$CLAUDE_CONFIG_DIR`` or ``$HOME/.claude``."""
-    if env.get("CLAUDE_CONFIG_DIR"):
-        return Path(env["CLAUDE_CONFIG_DIR"])
-    return Path(env.get("HOME") or Path.home()) / ".claude"
-
-
 def transcript_path(spec: LaunchSpec, session_id: str) -> Path:
-    return config_dir(spec.env) / "projects" / project_key_for_directory(spec.cwd) / f"{session_id}.jsonl"
+    """Where the CLI of ``spec`` (its own HOME or CLAUDE_CONFIG_DIR) looks for a session to resume."""
+    return claude_config_dir(spec.env) / "projects" / project_key_for_directory(spec.cwd) / f"{session_id}.jsonl"
 
 
 def _write_private(path: Path, text: str) -> None:

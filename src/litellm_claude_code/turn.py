@@ -111,7 +111,7 @@ def prepare(
         effort=effort,
         thinking=thinking,
         output_schema_json=json.dumps(schema, sort_keys=True) if schema is not None else None,
-        park_tools=bool(tools.offered) and settings.pool and _tool_wait(settings, tuning) > 0,
+        park_tools=bool(tools.offered) and settings.pool and settings.tool_wait > 0,
     )
     retry_spec = None
     if tools.enforced:
@@ -126,12 +126,6 @@ def prepare(
         stop=stop_sequences(params.get("stop")),
         schema=schema,
     )
-
-
-def _tool_wait(settings: Settings, tuning: DeploymentTuning | None) -> float:
-    if tuning is not None and tuning.tool_wait is not None:
-        return tuning.tool_wait
-    return settings.tool_wait
 
 
 def _with_instruction(system_prompt: str | None, instruction: str | None) -> str | None:
@@ -294,7 +288,7 @@ async def collect(turn: PreparedTurn, settings: Settings, pool: Processes) -> An
     """
     text: list[str] = []
     thinking: list[str] = []
-    calls: list[ToolCallDelta] = []
+    calls: dict[int, ToolCallDelta] = {}
     result: TurnResult | None = None
     async for item in run(turn, settings, pool):
         if isinstance(item, TextDelta):
@@ -302,19 +296,14 @@ async def collect(turn: PreparedTurn, settings: Settings, pool: Processes) -> An
         elif isinstance(item, ReasoningDelta):
             thinking.append(item.text)
         elif isinstance(item, ToolCallDelta):
-            if item.index == len(calls):
-                calls.append(item)
-            else:
-                first = calls[item.index]
-                calls[item.index] = replace(first, arguments=first.arguments + item.arguments)
+            _merge_call(calls, item)
         elif isinstance(item, TurnResult):
             result = item
         else:  # a Restart
-            text, thinking, calls = [], [], []
+            text, thinking, calls = [], [], {}
     assert result is not None  # run() always ends with a result or raises
     content = "".join(text)
     if result.structured_output is not None:
         content = json.dumps(result.structured_output)
-    if result.finish_reason == "content_filter":
-        calls = []
-    return Answer(text=content, reasoning="".join(thinking), tool_calls=calls, result=result)
+    merged = [] if result.finish_reason == "content_filter" else list(calls.values())
+    return Answer(text=content, reasoning="".join(thinking), tool_calls=merged, result=result)
