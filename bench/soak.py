@@ -57,7 +57,7 @@ from fake_anthropic import FakeAnthropic, Reply, ToolUse  # noqa: E402
 from harness import Proxy, base_env, cli_children, start_proxy, stop_process, wait_for  # noqa: E402
 from run import gone, pct, rss_mib, tree_cpu  # noqa: E402
 
-from litellm_claude_code.config import Settings  # noqa: E402
+from litellm_claude_code.settings import Settings  # noqa: E402
 
 MARKER = re.compile(r"\[soak reply=([a-z0-9:]+)\]")
 SYSTEM = "You are the soak benchmark."

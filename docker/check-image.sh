@@ -70,7 +70,7 @@ ok "cold build in ${cold} s"
 cp -r "$here/src" "$here/pyproject.toml" "$here/README.md" "$here/LICENSE" "$here/requirements.lock" \
     "$here/Dockerfile" "$here/.dockerignore" "$work/"
 mkdir -p "$work/docker" && cp "$here/docker/entrypoint.sh" "$work/docker/"
-echo "# touched by check-image.sh" >> "$work/src/litellm_claude_code/cli.py"
+echo "# touched by check-image.sh" >> "$work/src/litellm_claude_code/_serve/cli.py"
 start=$(date +%s)
 build "$work" > "$work/build-warm.log" 2>&1 || { tail -40 "$work/build-warm.log"; fail "rebuild"; }
 warm=$(( $(date +%s) - start ))

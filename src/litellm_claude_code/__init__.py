@@ -10,7 +10,6 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from .config import Settings
 from .errors import PROVIDER as PROVIDER_NAME
 from .errors import (
     ClaudeCodeError,
@@ -21,6 +20,7 @@ from .errors import (
     UpstreamError,
     WorkerError,
 )
+from .settings import Settings
 
 if TYPE_CHECKING:
     from .provider import ClaudeCodeLLM
@@ -51,7 +51,8 @@ def __getattr__(name: str) -> Any:
 
 
 def register(provider: ClaudeCodeLLM | None = None) -> None:
-    """Add the ``claude-code`` provider to ``litellm.custom_provider_map``.
+    """Add the ``claude-code`` provider to ``litellm.custom_provider_map``, and
+    the hook that lets ``reasoning_effort``/``thinking`` through to it.
 
     Idempotent: a second call replaces the first registration.
     """
@@ -59,12 +60,16 @@ def register(provider: ClaudeCodeLLM | None = None) -> None:
     from litellm.types.llms.custom_llm import CustomLLMItem
     from litellm.utils import custom_llm_setup
 
+    from .allowed_params import AllowReasoningParams
+
     entry = CustomLLMItem(provider=PROVIDER_NAME, custom_handler=provider or __getattr__("handler"))
     litellm.custom_provider_map = [
         item for item in litellm.custom_provider_map if item.get("provider") != PROVIDER_NAME
     ] + [entry]
     # LiteLLM reads the map into its provider registry only on this call.
     custom_llm_setup()  # type: ignore[no-untyped-call]
+    if not any(isinstance(callback, AllowReasoningParams) for callback in litellm.callbacks):
+        litellm.logging_callback_manager.add_litellm_callback(AllowReasoningParams())
 
 
 __all__ = [

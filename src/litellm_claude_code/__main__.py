@@ -1,5 +1,5 @@
 """``python -m litellm_claude_code`` runs the command line."""
 
-from .cli import main
+from ._serve.cli import main
 
 main()

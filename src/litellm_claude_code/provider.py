@@ -18,17 +18,17 @@ from claude_agent_sdk import project_key_for_directory
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelResponseStream
 
-from . import allowed_params, turn
-from .auth import claude_config_dir
-from .config import DeploymentTuning, Settings
+from . import _turn as turn
+from ._claude.credentials import claude_config_dir
+from ._claude.options import LaunchSpec
+from ._claude.pool import OneShot, Pool, PoolLimits, Processes, SessionFactory
+from ._claude.session import CLISession
+from ._claude.stream import lost_mid_answer
+from ._claude.types import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta
+from ._claude.workdirs import RunDir
+from ._openai.response import ChunkFactory, fill_response
 from .errors import to_litellm
-from .options import LaunchSpec
-from .pool import OneShot, Pool, PoolLimits, Processes, SessionFactory
-from .response import ChunkFactory, fill_response
-from .session import CLISession
-from .stream import lost_mid_answer
-from .types import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta
-from .workdirs import RunDir
+from .settings import DeploymentTuning, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ class ClaudeCodeLLM(CustomLLM):
         self._pool: Pool | None = None
         self._run_dir: RunDir | None = None
         self._reported: set[str] = set()  # ignored parameters already logged
-        allowed_params.install()
 
     @property
     def settings(self) -> Settings:

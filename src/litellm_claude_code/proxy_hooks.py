@@ -33,10 +33,11 @@ from typing import Any, Final
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
-from . import params
-from .config import DEFAULT_TIMEOUT, Settings
+from ._openai import params
+from .allowed_params import allow_reasoning_params
+from ._openai.messages import to_conversation
 from .errors import PROVIDER, ConfigError, TranslationError
-from .translate import to_conversation
+from .settings import DEFAULT_TIMEOUT, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +273,12 @@ def timeout_limit(model_group: str) -> float:
 
 
 class RequestValidator(CustomLogger):
+    """Refuses what this provider cannot serve, before the router sees it;
+    lets the reasoning parameters through to its deployments."""
+
+    async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any]:
+        return allow_reasoning_params(kwargs)
+
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
     ) -> dict[str, Any]:

@@ -117,3 +117,15 @@ def test_cli_crash_mid_request_is_an_error_and_the_next_request_works(
     assert "Claude Code" in str(errors[0])
     fake.script(Reply(text=["recovered"]))
     assert litellm.completion(model="claude-code/sonnet", messages=HI).choices[0].message.content == "recovered"
+
+
+async def test_reasoning_effort_reaches_upstream_after_register(provider: ClaudeCodeLLM, fake: FakeAnthropic) -> None:
+    await litellm.acompletion(model="claude-code/sonnet", messages=HI, reasoning_effort="high")
+    (request,) = fake.message_requests()
+    assert request.body["output_config"]["effort"] == "high"
+
+
+def test_making_a_provider_adds_no_litellm_callback(fake: FakeAnthropic) -> None:
+    before = list(litellm.callbacks)
+    ClaudeCodeLLM().shutdown()
+    assert litellm.callbacks == before

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from litellm_claude_code import capacity, cli
-from litellm_claude_code.capacity import FALLBACK, GiB, MiB, machine_capacity, processes_for
-from litellm_claude_code.config import Settings
-from litellm_claude_code.doctor import check_process_cap
+from litellm_claude_code._claude import capacity
+from litellm_claude_code._claude.capacity import FALLBACK, GiB, MiB, machine_capacity, processes_for
+from litellm_claude_code._serve import cli
+from litellm_claude_code._serve.doctor import check_process_cap
 from litellm_claude_code.errors import ConfigError
+from litellm_claude_code.settings import Settings
 
 V1_SENTINEL = "9223372036854771712"  # what cgroup v1 reports with no limit (4 KiB pages)
 VARIABLE = "LITELLM_CLAUDE_CODE_MAX_PROCESSES"

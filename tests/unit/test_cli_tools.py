@@ -11,11 +11,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from litellm_claude_code.cli import embedded_config_path, main
-from litellm_claude_code.config import Settings
-from litellm_claude_code.doctor import check_cli, check_credentials, run_checks
+from litellm_claude_code._serve.cli import embedded_config_path, main
+from litellm_claude_code._serve.doctor import check_cli, check_credentials, run_checks
+from litellm_claude_code._serve.master_key import ensure_master_key
 from litellm_claude_code.errors import ConfigError
-from litellm_claude_code.master_key import ensure_master_key
+from litellm_claude_code.settings import Settings
 
 
 def test_master_key_generated_once_with_mode_0600(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_embedded_config_matches_the_contract() -> None:
 
 
 def test_importing_the_package_does_not_import_litellm() -> None:
-    code = "import sys, litellm_claude_code, litellm_claude_code.cli; print('litellm' in sys.modules)"
+    code = "import sys, litellm_claude_code, litellm_claude_code._serve.cli; print('litellm' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
 
@@ -112,13 +112,13 @@ def test_importing_the_package_does_not_import_litellm() -> None:
 def test_expected_cli_exits_are_not_logged_as_errors() -> None:
     import logging
 
-    from litellm_claude_code.cli import _not_an_ended_cli
+    from litellm_claude_code._claude.sdk_compat import not_an_ended_cli
 
     def record(message: str) -> logging.LogRecord:
         return logging.LogRecord("claude_agent_sdk._internal.query", logging.ERROR, __file__, 1, message, None, None)
 
     ended = "Fatal error in message reader: Command failed with exit code 143 (exit code: 143)"
     crashed = "Fatal error in message reader: Command failed with exit code 1 (exit code: 1)"
-    assert not _not_an_ended_cli(record(ended))
-    assert _not_an_ended_cli(record(crashed))
-    assert _not_an_ended_cli(record("something else, exit code 143"))
+    assert not not_an_ended_cli(record(ended))
+    assert not_an_ended_cli(record(crashed))
+    assert not_an_ended_cli(record("something else, exit code 143"))

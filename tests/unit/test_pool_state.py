@@ -6,16 +6,16 @@ Each step asserts on the pool's ``repr``, which counts processes by state.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from litellm_claude_code._claude.options import LaunchSpec
+from litellm_claude_code._claude.pool import Pool, PoolLimits, State
+from litellm_claude_code._claude.process import Deadline, Phase
+from litellm_claude_code._claude.types import Conversation, Turn
 from litellm_claude_code.errors import PoolClosed, PoolFull, RequestTimeout
-from litellm_claude_code.options import LaunchSpec
-from litellm_claude_code.pool import Pool, PoolLimits, State
-from litellm_claude_code.types import Conversation, Turn
 
 
 class FakeSession:
@@ -25,7 +25,7 @@ class FakeSession:
         self.spec = spec
         self.conversation = conversation
         self.on_exit = on_exit
-        self.state = "new"
+        self.phase = Phase.NEW
         self.resets = 0
         self.reset_ok = True
         self.closed = False
@@ -34,15 +34,15 @@ class FakeSession:
 
     @property
     def alive(self) -> bool:
-        return self.state in ("starting", "idle", "busy", "parked")
+        return self.phase.alive
 
     async def start(self, timeout: float) -> None:
-        self.state = "starting"
+        self.phase = Phase.STARTING
         if self.start_gate is not None:
             await self.start_gate.wait()
-        self.state = "idle"
+        self.phase = Phase.IDLE
 
-    async def reset(self, timeout: float = 5.0) -> bool:
+    async def reset(self, deadline: Deadline) -> bool:
         self.resets += 1
         if self.reset_gate is not None:
             await self.reset_gate.wait()
@@ -50,15 +50,15 @@ class FakeSession:
 
     async def close(self) -> None:
         await asyncio.sleep(0)  # closing takes a moment: the process still counts meanwhile
-        self.state = "closed"
+        self.phase = Phase.CLOSED
         self.closed = True
 
     def die(self) -> None:
-        self.state = "closed"
+        self.phase = Phase.CLOSED
         self.on_exit(self)
 
     def kill_now(self) -> None:
-        self.state = "closed"
+        self.phase = Phase.CLOSED
 
 
 class Factory:
@@ -92,8 +92,8 @@ def convo(*history: Turn, prompt: str = "q") -> Conversation:
 HELD = [Turn("user", [{"type": "text", "text": "q"}]), Turn("assistant", [{"type": "text", "text": "a"}])]
 
 
-def far() -> float:
-    return time.monotonic() + 30
+def far() -> Deadline:
+    return Deadline.after(30)
 
 
 def make(clock: Clock | None = None, factory: Factory | None = None, **limits: Any) -> Pool:
@@ -103,36 +103,36 @@ def make(clock: Clock | None = None, factory: Factory | None = None, **limits: A
 async def test_start_release_reuse_with_reset() -> None:
     pool = make()
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
     assert lease.mode == "start"
     assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total: 1 leased>"
     await pool.release(lease, reusable=True, holds=HELD)
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 idle>"
-    again = await pool.acquire(spec(), convo(prompt="other"), deadline=far(), timeout=30)
+    again = await pool.acquire(spec(), convo(prompt="other"), deadline=far())
     assert again.mode == "reset" and again.session is lease.session and again.session.resets == 1
 
 
 async def test_matching_history_continues_on_the_same_process() -> None:
     pool = make()
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=True, holds=HELD)
-    follow = await pool.acquire(spec(), convo(*HELD, prompt="next"), deadline=far(), timeout=30)
+    follow = await pool.acquire(spec(), convo(*HELD, prompt="next"), deadline=far())
     assert follow.mode == "continue" and follow.session is lease.session
     await pool.release(follow, reusable=True, holds=None)
     other = [HELD[0], Turn("assistant", [{"type": "text", "text": "DIFFERENT"}])]
-    fresh = await pool.acquire(spec(), convo(*other), deadline=far(), timeout=30)
+    fresh = await pool.acquire(spec(), convo(*other), deadline=far())
     assert fresh.mode == "start"  # history must be resumed at launch
     assert fresh.session.conversation.history == tuple(other)
 
 
 async def test_a_clean_process_is_preferred_and_keys_do_not_mix() -> None:
     pool = make()
-    a = await pool.acquire(spec("A"), convo(), deadline=far(), timeout=30)
+    a = await pool.acquire(spec("A"), convo(), deadline=far())
     await pool.release(a, reusable=True, holds=None)
-    b = await pool.acquire(spec("B"), convo(), deadline=far(), timeout=30)
+    b = await pool.acquire(spec("B"), convo(), deadline=far())
     assert b.mode == "start" and b.session is not a.session
     await pool.release(b, reusable=True, holds=None)
-    again = await pool.acquire(spec("A"), convo(), deadline=far(), timeout=30)
+    again = await pool.acquire(spec("A"), convo(), deadline=far())
     assert again.mode == "fresh" and again.session is a.session
 
 
@@ -149,10 +149,10 @@ def test_every_launch_spec_field_is_in_the_key() -> None:
 
 async def test_failed_reset_replaces_the_process() -> None:
     pool = make()
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
     lease.session.reset_ok = False
     await pool.release(lease, reusable=True, holds=[HELD[0]])
-    replaced = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    replaced = await pool.acquire(spec(), convo(), deadline=far())
     assert replaced.mode == "start" and replaced.session is not lease.session
     await pool.settled()
     assert lease.session.closed
@@ -161,10 +161,10 @@ async def test_failed_reset_replaces_the_process() -> None:
 async def test_a_request_cancelled_during_reset_ends_that_process() -> None:
     """The leak of issue 9.1: a cancel during /clear left the entry busy forever."""
     pool = make(max_processes=2)
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=True, holds=HELD)
     lease.session.reset_gate = asyncio.Event()
-    waiting = asyncio.create_task(pool.acquire(spec(), convo(prompt="other"), deadline=far(), timeout=30))
+    waiting = asyncio.create_task(pool.acquire(spec(), convo(prompt="other"), deadline=far()))
     while lease.session.resets == 0:
         await asyncio.sleep(0)
     assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total: 1 resetting>"
@@ -178,7 +178,7 @@ async def test_a_request_cancelled_during_reset_ends_that_process() -> None:
 
 async def test_not_reusable_means_closed_and_counted_until_it_has_exited() -> None:
     pool = make()
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=False, holds=None)
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 closing>"
     await pool.settled()
@@ -188,12 +188,12 @@ async def test_not_reusable_means_closed_and_counted_until_it_has_exited() -> No
 
 async def test_queue_then_429_then_hand_over() -> None:
     pool = make(max_processes=1, max_queue=1)
-    first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    waiting = asyncio.create_task(pool.acquire(spec(), convo(), deadline=far(), timeout=30))
+    first = await pool.acquire(spec(), convo(), deadline=far())
+    waiting = asyncio.create_task(pool.acquire(spec(), convo(), deadline=far()))
     await asyncio.sleep(0)
     assert repr(pool) == "<Pool requests: 1 running, 1 queued | processes: 1 total: 1 leased>"
     with pytest.raises(PoolFull):
-        await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+        await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(first, reusable=True, holds=None)
     second = await waiting
     assert second.session is first.session
@@ -202,9 +202,9 @@ async def test_queue_then_429_then_hand_over() -> None:
 
 async def test_waiting_past_the_deadline_times_out_and_frees_its_place() -> None:
     pool = make(max_processes=1, max_queue=1)
-    held = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    held = await pool.acquire(spec(), convo(), deadline=far())
     with pytest.raises(RequestTimeout):
-        await pool.acquire(spec(), convo(), deadline=time.monotonic() + 0.05, timeout=0.05)
+        await pool.acquire(spec(), convo(), deadline=Deadline.after(0.05))
     assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 1 total: 1 leased>"
     await pool.release(held, reusable=True, holds=None)
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 idle>"
@@ -213,12 +213,12 @@ async def test_waiting_past_the_deadline_times_out_and_frees_its_place() -> None
 async def test_at_the_cap_the_longest_idle_process_is_ended_before_a_new_one_starts() -> None:
     clock = Clock()
     pool = make(clock, max_processes=2)
-    a = await pool.acquire(spec("A"), convo(), deadline=far(), timeout=30)
+    a = await pool.acquire(spec("A"), convo(), deadline=far())
     await pool.release(a, reusable=True, holds=None)
     clock.now += 10
-    b = await pool.acquire(spec("B"), convo(), deadline=far(), timeout=30)
+    b = await pool.acquire(spec("B"), convo(), deadline=far())
     await pool.release(b, reusable=True, holds=None)
-    c = await pool.acquire(spec("C"), convo(), deadline=far(), timeout=30)
+    c = await pool.acquire(spec("C"), convo(), deadline=far())
     assert c.mode == "start" and a.session.closed and not b.session.closed  # the old one had exited before C started
     assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 2 total: 1 idle, 1 leased>"
     assert pool.peak_processes == 2
@@ -226,14 +226,14 @@ async def test_at_the_cap_the_longest_idle_process_is_ended_before_a_new_one_sta
 
 async def test_at_the_cap_a_request_waits_for_a_background_reset_instead_of_exceeding_it() -> None:
     pool = Pool(PoolLimits(spares=1, max_processes=2), factory=Factory(), clock=Clock())
-    first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    first = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(first, reusable=True, holds=HELD)  # starts a spare
     await pool.settled()
-    second = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)  # takes the spare
+    second = await pool.acquire(spec(), convo(), deadline=far())  # takes the spare
     first.session.reset_gate = asyncio.Event()
     await pool.release(second, reusable=True, holds=[HELD[0]])  # the older conversation is cleared
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 1 idle, 1 resetting>"
-    other = asyncio.create_task(pool.acquire(spec("other"), convo(), deadline=far(), timeout=30))
+    other = asyncio.create_task(pool.acquire(spec("other"), convo(), deadline=far()))
     lease = await other  # ends the idle one (second) and starts under the cap
     assert lease.mode == "start" and second.session.closed
     first.session.reset_gate.set()
@@ -244,7 +244,7 @@ async def test_at_the_cap_a_request_waits_for_a_background_reset_instead_of_exce
 async def test_idle_processes_are_trimmed_after_the_ttl() -> None:
     clock = Clock()
     pool = make(clock, idle_ttl=60)
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=True, holds=None)
     clock.now += 30
     assert await pool.trim() == 0
@@ -255,35 +255,35 @@ async def test_idle_processes_are_trimmed_after_the_ttl() -> None:
 
 async def test_spares_are_started_for_keys_in_use() -> None:
     pool = Pool(PoolLimits(spares=1), factory=Factory(), clock=Clock())
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=True, holds=[HELD[0]])
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 1 starting, 1 idle>"
     await pool.settled()
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 2 idle>"
-    clean = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    clean = await pool.acquire(spec(), convo(), deadline=far())
     assert clean.mode == "fresh" and clean.session is not lease.session
 
 
 async def test_a_process_that_died_while_idle_is_dropped_at_once() -> None:
     pool = make()
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=True, holds=None)
     lease.session.die()
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
-    again = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    again = await pool.acquire(spec(), convo(), deadline=far())
     assert again.mode == "start" and again.session is not lease.session
 
 
 async def test_drain_fails_queued_requests_waits_for_running_ones_then_ends_everything() -> None:
     pool = make(max_processes=1, max_queue=2)
-    running = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    queued = asyncio.create_task(pool.acquire(spec(), convo(), deadline=far(), timeout=30))
+    running = await pool.acquire(spec(), convo(), deadline=far())
+    queued = asyncio.create_task(pool.acquire(spec(), convo(), deadline=far()))
     await asyncio.sleep(0)
     draining = asyncio.create_task(pool.drain(grace=30))
     with pytest.raises(PoolClosed):
         await queued
     with pytest.raises(PoolClosed):
-        await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+        await pool.acquire(spec(), convo(), deadline=far())
     assert not draining.done() and not running.session.closed  # the running request gets its grace
     await pool.release(running, reusable=True, holds=None)
     await draining
@@ -293,7 +293,7 @@ async def test_drain_fails_queued_requests_waits_for_running_ones_then_ends_ever
 
 async def test_drain_ends_running_processes_after_the_grace() -> None:
     pool = make()
-    running = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    running = await pool.acquire(spec(), convo(), deadline=far())
     await pool.drain(grace=0.01)
     assert running.session.closed
     assert running.entry.state is State.CLOSING
@@ -303,16 +303,16 @@ async def test_drain_ends_running_processes_after_the_grace() -> None:
 
 async def test_at_the_cap_older_conversations_are_reset_in_the_background() -> None:
     pool = Pool(PoolLimits(spares=1, max_processes=2), factory=Factory(), clock=Clock())
-    first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    first = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(first, reusable=True, holds=[HELD[0]])  # starts a spare
     await pool.settled()
-    second = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    second = await pool.acquire(spec(), convo(), deadline=far())
     assert second.mode == "fresh" and second.session is not first.session
     await pool.release(second, reusable=True, holds=[HELD[0]])  # the older conversation is cleared
     await pool.settled()
     assert first.session.resets == 1 and second.session.resets == 0
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 2 idle>"
-    third = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    third = await pool.acquire(spec(), convo(), deadline=far())
     assert third.mode == "fresh" and third.session is first.session
 
 
@@ -321,29 +321,29 @@ async def test_spares_come_from_clearing_the_longest_idle_conversation_not_from_
     clock = Clock()
     factory = Factory()
     pool = Pool(PoolLimits(spares=1, max_processes=6), factory=factory, clock=clock)
-    first = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    first = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(first, reusable=True, holds=HELD)  # nothing to clear yet: one spare is started
     await pool.settled()
     assert len(factory.made) == 2
     clock.now += 5
-    second = await pool.acquire(spec(), convo(prompt="other"), deadline=far(), timeout=30)
+    second = await pool.acquire(spec(), convo(prompt="other"), deadline=far())
     assert second.mode == "fresh"
     await pool.release(second, reusable=True, holds=[Turn("user", [{"type": "text", "text": "other"}])])
     await pool.settled()
     assert len(factory.made) == 2  # no new process: the older conversation was cleared instead
     assert first.session.resets == 1 and second.session.resets == 0
-    follow = await pool.acquire(spec(), convo(HELD[0], prompt="next"), deadline=far(), timeout=30)
+    follow = await pool.acquire(spec(), convo(HELD[0], prompt="next"), deadline=far())
     assert follow.mode == "start"  # its process was cleared: resumed in a new one
 
 
 async def test_continuing_turns_clear_nothing() -> None:
     factory = Factory()
     pool = Pool(PoolLimits(spares=1, max_processes=6), factory=factory, clock=Clock())
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=True, holds=HELD)
     await pool.settled()
     for _ in range(3):
-        lease = await pool.acquire(spec(), convo(*HELD, prompt="next"), deadline=far(), timeout=30)
+        lease = await pool.acquire(spec(), convo(*HELD, prompt="next"), deadline=far())
         assert lease.mode == "continue"
         await pool.release(lease, reusable=True, holds=HELD)
         await pool.settled()
@@ -352,11 +352,11 @@ async def test_continuing_turns_clear_nothing() -> None:
 
 async def test_spares_can_be_tuned_per_key() -> None:
     pool = Pool(PoolLimits(spares=2), factory=Factory(), clock=Clock())
-    lean = await pool.acquire(spec("lean"), convo(), deadline=far(), timeout=30, spares=0)
+    lean = await pool.acquire(spec("lean"), convo(), deadline=far(), spares=0)
     await pool.release(lean, reusable=True, holds=None)
     await pool.settled()
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 idle>"
-    rich = await pool.acquire(spec("rich"), convo(), deadline=far(), timeout=30)
+    rich = await pool.acquire(spec("rich"), convo(), deadline=far())
     await pool.release(rich, reusable=True, holds=[HELD[0]])
     await pool.settled()
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 4 total: 4 idle>"
@@ -364,9 +364,9 @@ async def test_spares_can_be_tuned_per_key() -> None:
 
 async def test_no_spare_starts_while_requests_wait_for_a_slot() -> None:
     pool = Pool(PoolLimits(spares=2, max_processes=2, max_queue=2), factory=Factory(), clock=Clock())
-    a = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    b = await pool.acquire(spec("B"), convo(), deadline=far(), timeout=30)
-    waiting = asyncio.create_task(pool.acquire(spec("C"), convo(), deadline=far(), timeout=30))
+    a = await pool.acquire(spec(), convo(), deadline=far())
+    b = await pool.acquire(spec("B"), convo(), deadline=far())
+    waiting = asyncio.create_task(pool.acquire(spec("C"), convo(), deadline=far()))
     await asyncio.sleep(0)
     await pool.release(a, reusable=True, holds=None)  # the slot goes to the waiter, not a spare
     c = await waiting
@@ -383,8 +383,8 @@ ANSWERED = Turn("user", [{"type": "tool_result", "tool_use_id": "toolu_1", "cont
 
 async def parked_pool(**limits: Any) -> tuple[Pool, Any]:
     pool = make(**limits)
-    lease = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
-    lease.session.state = "parked"  # the CLI now waits in the call
+    lease = await pool.acquire(spec(), convo(), deadline=far())
+    lease.session.phase = Phase.PARKED  # the CLI now waits in the call
     await pool.release(lease, reusable=False, holds=CALLED, parked=frozenset({"toolu_1"}))
     return pool, lease
 
@@ -392,17 +392,17 @@ async def parked_pool(**limits: Any) -> tuple[Pool, Any]:
 async def test_a_parked_process_takes_the_follow_up_that_answers_all_its_calls() -> None:
     pool, first = await parked_pool()
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 parked>"
-    follow = await pool.acquire(spec(), convo(*CALLED, ANSWERED), deadline=far(), timeout=30, tool_results=["toolu_1"])
+    follow = await pool.acquire(spec(), convo(*CALLED, ANSWERED), deadline=far(), tool_results=["toolu_1"])
     assert follow.mode == "parked" and follow.session is first.session
 
 
 async def test_other_follow_ups_do_not_take_a_parked_process() -> None:
     pool, first = await parked_pool()
-    other = await pool.acquire(spec(), convo(*CALLED, ANSWERED), deadline=far(), timeout=30, tool_results=["toolu_2"])
+    other = await pool.acquire(spec(), convo(*CALLED, ANSWERED), deadline=far(), tool_results=["toolu_2"])
     assert other.mode == "start" and other.session is not first.session
     await pool.settled()
     assert first.session.closed  # same conversation, other calls: nobody can answer this one now
-    plain = await pool.acquire(spec(), convo(), deadline=far(), timeout=30)
+    plain = await pool.acquire(spec(), convo(), deadline=far())
     assert plain.session is not first.session
 
 
@@ -417,22 +417,22 @@ async def test_a_parked_process_ends_after_its_tool_wait() -> None:
 async def test_at_the_cap_idle_processes_go_before_parked_ones() -> None:
     clock = Clock()
     pool = make(clock, max_processes=2)
-    parked = await pool.acquire(spec("P"), convo(), deadline=far(), timeout=30)
-    parked.session.state = "parked"
+    parked = await pool.acquire(spec("P"), convo(), deadline=far())
+    parked.session.phase = Phase.PARKED
     await pool.release(parked, reusable=False, holds=CALLED, parked=frozenset({"toolu_1"}))
     clock.now += 10
-    idle = await pool.acquire(spec("I"), convo(), deadline=far(), timeout=30)
+    idle = await pool.acquire(spec("I"), convo(), deadline=far())
     await pool.release(idle, reusable=True, holds=None)  # newer, but idle
-    third = await pool.acquire(spec("T"), convo(), deadline=far(), timeout=30)
+    third = await pool.acquire(spec("T"), convo(), deadline=far())
     assert idle.session.closed and not parked.session.closed
     await pool.release(third, reusable=True, holds=None)
-    fourth = await pool.acquire(spec("F"), convo(), deadline=far(), timeout=30)
+    fourth = await pool.acquire(spec("F"), convo(), deadline=far())
     await pool.settled()
     assert third.session.closed and not parked.session.closed  # still idle before parked
     await pool.release(fourth, reusable=False, holds=None)
     await pool.settled()
-    fifth = await pool.acquire(spec("G"), convo(), deadline=far(), timeout=30)
-    sixth = await pool.acquire(spec("H"), convo(), deadline=far(), timeout=30)  # no idle left: the parked one goes
+    fifth = await pool.acquire(spec("G"), convo(), deadline=far())
+    sixth = await pool.acquire(spec("H"), convo(), deadline=far())  # no idle left: the parked one goes
     assert fifth.mode == sixth.mode == "start" and parked.session.closed
 
 

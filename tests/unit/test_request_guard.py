@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi import HTTPException
 
-from litellm_claude_code import params
+from litellm_claude_code._openai import params
 from litellm_claude_code.errors import TranslationError
 from litellm_claude_code.proxy_hooks import (
     SERVER_OWNED,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from litellm_claude_code._claude.client_tools import client_name, tool_use_id
+from litellm_claude_code._claude.stream import StopFilter
+from litellm_claude_code._claude.types import TextDelta, TurnResult, Usage
+from litellm_claude_code._openai.params import output_schema, reasoning, stop_sequences
+from litellm_claude_code._openai.tools import plan
 from litellm_claude_code.errors import TranslationError
-from litellm_claude_code.params import output_schema, reasoning, stop_sequences
-from litellm_claude_code.stream import StopFilter
-from litellm_claude_code.tools import client_name, plan, tool_use_id
-from litellm_claude_code.types import TextDelta, TurnResult, Usage
 
 WEATHER = {
     "type": "function",

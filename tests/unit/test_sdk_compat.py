@@ -9,8 +9,9 @@ import shutil
 from claude_agent_sdk import ClaudeAgentOptions
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
-from litellm_claude_code._sdk_compat import (
+from litellm_claude_code._claude.sdk_compat import (
     CLI_VERSION,
+    SDK_READER_LOGGER,
     LockedDownTransport,
     bundled_cli,
     find_cli,
@@ -87,3 +88,10 @@ def test_a_permission_callback_routes_prompts_over_stdio_as_the_sdk_client_would
     transport = LockedDownTransport(ClaudeAgentOptions(cli_path="/bin/claude", can_use_tool=allow), env={})  # type: ignore[arg-type]
     argv = transport._build_command()
     assert argv[argv.index("--permission-prompt-tool") + 1] == "stdio"
+
+
+def test_the_sdk_logs_reader_failures_where_the_filter_looks() -> None:
+    from claude_agent_sdk._internal import query
+
+    assert query.logger.name == SDK_READER_LOGGER
+    assert "Fatal error in message reader" in inspect.getsource(query)

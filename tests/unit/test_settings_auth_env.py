@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from litellm_claude_code.auth import resolve_credentials
-from litellm_claude_code.config import Settings, request_timeout
-from litellm_claude_code.environment import cli_environment
+from litellm_claude_code._claude.credentials import resolve_credentials
+from litellm_claude_code._claude.environment import cli_environment
 from litellm_claude_code.errors import ConfigError
+from litellm_claude_code.settings import Settings, request_timeout
 
 
 def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
@@ -80,7 +80,14 @@ def test_cli_environment_holds_only_allowed_names(tmp_path: Path) -> None:
         "ANTHROPIC_API_KEY": "sk-ant-api-other",
         "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat-env",
     }
-    env = cli_environment(settings, resolve_credentials("sk-ant-oat01-dep", parent), environ=parent)
+    env = cli_environment(
+        resolve_credentials("sk-ant-oat01-dep", parent),
+        home=settings.private_home,
+        max_retries=settings.cli_max_retries,
+        base_url=settings.base_url,
+        pass_env=settings.pass_env,
+        environ=parent,
+    )
     for secret in ("LITELLM_MASTER_KEY", "DATABASE_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         assert secret not in env  # not even the name
     assert env["CLAUDE_CODE_OAUTH_TOKEN"] == "sk-ant-oat01-dep"
@@ -93,13 +100,13 @@ def test_cli_environment_holds_only_allowed_names(tmp_path: Path) -> None:
 
 def test_login_mode_keeps_the_users_home(tmp_path: Path) -> None:
     parent = {"HOME": "/home/u", "CLAUDE_CONFIG_DIR": "/cfg"}
-    env = cli_environment(Settings(state_dir=tmp_path), resolve_credentials(None, parent), environ=parent)
+    env = cli_environment(resolve_credentials(None, parent), home=tmp_path / "home", max_retries=0, environ=parent)
     assert env["HOME"] == "/home/u"
     assert env["CLAUDE_CONFIG_DIR"] == "/cfg"
 
 
 def test_deployment_tuning_from_model_info() -> None:
-    from litellm_claude_code.config import DeploymentTuning
+    from litellm_claude_code.settings import DeploymentTuning
 
     assert DeploymentTuning.from_litellm_params(None) == DeploymentTuning()
     tuned = DeploymentTuning.from_litellm_params(

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from litellm_claude_code.workdirs import RunDir, prune_backups, sweep_transcripts
+from litellm_claude_code._claude.workdirs import RunDir, prune_backups, sweep_transcripts
 
 
 def test_a_live_owners_run_dir_is_kept_and_a_dead_ones_is_swept(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_a_live_owners_run_dir_is_kept_and_a_dead_ones_is_swept(tmp_path: Path) 
     (mine.path / "scratch").mkdir()
     # Another process claims one and dies without cleaning up (as after SIGKILL).
     code = (
-        "import sys; from pathlib import Path; from litellm_claude_code.workdirs import RunDir; "
+        "import sys; from pathlib import Path; from litellm_claude_code._claude.workdirs import RunDir; "
         "r = RunDir.claim(Path(sys.argv[1])); print(r.path)"
     )
     dead = Path(
@@ -53,7 +53,7 @@ def test_only_the_newest_backups_are_kept(tmp_path: Path) -> None:
 
 
 def test_session_files_of_cli_processes_that_are_gone_are_removed(tmp_path: Path) -> None:
-    from litellm_claude_code.workdirs import sweep_cli_sessions
+    from litellm_claude_code._claude.workdirs import sweep_cli_sessions
 
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = done.stdout.strip()

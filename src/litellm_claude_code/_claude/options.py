@@ -26,8 +26,8 @@ from claude_agent_sdk.types import (
     ToolPermissionContext,
 )
 
-from ._sdk_compat import build_tool_server, mcp_tool, tool_result
-from .tools import SERVER, ToolSpec
+from .client_tools import SERVER, ToolSpec
+from .sdk_compat import build_tool_server, mcp_tool, tool_result
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # how the CLI returns `output_format` answers
 _NOT_HERE = "Client functions run on the client, not here."

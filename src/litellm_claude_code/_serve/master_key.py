@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import default_config_dir
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..settings import default_config_dir
 
 KEY_FILE_NAME = "master_key"
 WEAK_KEYS = frozenset({"sk-1234", "sk-12345", "changeme", "password"})

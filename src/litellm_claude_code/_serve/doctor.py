@@ -10,9 +10,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
-from .auth import OAUTH_PREFIX, claude_config_dir, login_file
-from .capacity import machine_capacity
-from .config import ENV_PREFIX, Settings
+from .._claude.capacity import machine_capacity
+from .._claude.credentials import OAUTH_PREFIX, claude_config_dir, login_file
+from ..settings import ENV_PREFIX, Settings
 from .master_key import key_file
 
 Status = Literal["ok", "warn", "fail"]
@@ -29,8 +29,8 @@ class Check:
 def find_cli(settings: Settings) -> Path | None:
     """The CLI the SDK will run, found the way the SDK finds it."""
     try:
-        from ._sdk_compat import CLINotFoundError
-        from ._sdk_compat import find_cli as sdk_find_cli
+        from .._claude.sdk_compat import CLINotFoundError
+        from .._claude.sdk_compat import find_cli as sdk_find_cli
     except ImportError:  # no SDK installed
         return None
     try:

@@ -41,9 +41,9 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from .errors import SchemaMismatch, UpstreamError, WorkerError
+from ..errors import SchemaMismatch, UpstreamError, WorkerError
+from .client_tools import client_name
 from .options import STRUCTURED_OUTPUT_TOOL
-from .tools import client_name
 from .types import (
     FinishReason,
     ReasoningDelta,

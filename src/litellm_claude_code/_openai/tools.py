@@ -1,12 +1,8 @@
-"""Client-defined functions (OpenAI ``tools``) as tools the model can call but
-nothing on the server can run.
+"""OpenAI ``tools`` and ``tool_choice``: checked, and planned as client
+functions the model may call (see ``_claude.client_tools``).
 
-Claude Code takes extra tools only as MCP tools, so each client function is
-registered on an in-process SDK MCP server named ``client``: the model sees
-``mcp__client__<name>`` with the client's description and JSON schema. Every
-call is denied twice over (the permission callback refuses it, the handler
-refuses it too), and the answer ends at the model's ``tool_use`` stop, so the
-call goes back to the client as OpenAI ``tool_calls`` instead.
+Claude Code cannot send Anthropic's ``tool_choice``, so an enforced choice
+becomes a system-prompt instruction and a check of the answer.
 """
 
 from __future__ import annotations
@@ -19,28 +15,12 @@ from typing import Any, Literal
 
 import jsonschema
 
-from .errors import TranslationError
+from .._claude.client_tools import ToolSpec, upstream_name
+from ..errors import TranslationError
 
-SERVER = "client"
-PREFIX = f"mcp__{SERVER}__"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 Choice = Literal["auto", "none", "required", "named"]
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """One client function, as the model will see it."""
-
-    name: str
-    description: str
-    parameters_json: str  # canonical JSON: keeps the spec hashable for the pool key
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        parameters: dict[str, Any] = json.loads(self.parameters_json)
-        return parameters
 
 
 @dataclass(frozen=True)
@@ -79,26 +59,6 @@ class ToolPlan:
         if self.named:
             return self.named in names
         return bool(names)
-
-
-def upstream_name(name: str) -> str:
-    return f"{PREFIX}{name}"
-
-
-def client_name(name: str) -> str | None:
-    """The client's function name for a tool the model called, or None for
-    any tool that is not a client function."""
-    return name[len(PREFIX) :] if name.startswith(PREFIX) else None
-
-
-def tool_use_id(call_id: str) -> str:
-    """A client's tool-call id in the form the Anthropic API accepts.
-
-    Ids this provider returned pass unchanged; other clients' ids are mapped
-    the same way every time, so a call and its result still pair up.
-    """
-    safe = _ID_UNSAFE.sub("_", call_id)[:64]
-    return safe or "call"
 
 
 def plan(tools: Any, tool_choice: Any) -> ToolPlan:

@@ -27,7 +27,6 @@ import logging
 import os
 import shutil
 import signal
-import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -36,11 +35,12 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage, project_key_for_directory
 
-from ._sdk_compat import CLI_VERSION, ClaudeSDKError, CLINotFoundError, LockedDownTransport
-from .auth import claude_config_dir
-from .errors import CLINotFound, RequestTimeout, WorkerError
+from ..errors import CLINotFound, RequestTimeout, WorkerError
+from .credentials import claude_config_dir
 from .options import LaunchSpec, build_options
 from .parking import ToolBridge, ToolResult
+from .process import Deadline, Phase
+from .sdk_compat import CLI_VERSION, ClaudeSDKError, CLINotFoundError, LockedDownTransport
 from .transcript import transcript_entries
 from .types import ContentBlock, Conversation
 
@@ -85,11 +85,10 @@ def _write_private(path: Path, text: str) -> None:
 class TurnMessages:
     """One turn's SDK messages, read with a deadline."""
 
-    def __init__(self, message: dict[str, Any], deadline: float, timeout: float) -> None:
+    def __init__(self, message: dict[str, Any], deadline: Deadline) -> None:
         self.message = message
         self.completed = False  # the CLI reported this turn's result
         self._deadline = deadline
-        self._timeout = timeout
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
 
     def put(self, item: Any) -> None:
@@ -103,13 +102,12 @@ class TurnMessages:
             CLINotFound, WorkerError: the CLI could not run or died.
         """
         while True:
-            remaining = self._deadline - time.monotonic()
-            if remaining <= 0:
-                raise RequestTimeout(self._timeout)
+            if self._deadline.passed:
+                raise self._deadline.error()
             try:
-                item = await asyncio.wait_for(self._queue.get(), timeout=remaining)
+                item = await asyncio.wait_for(self._queue.get(), timeout=self._deadline.remaining())
             except asyncio.TimeoutError:
-                raise RequestTimeout(self._timeout) from None
+                raise self._deadline.error() from None
             if item is _END:
                 return
             if isinstance(item, BaseException):
@@ -120,8 +118,7 @@ class TurnMessages:
 class CLISession:
     """One CLI process. ``start()``, then ``turn()`` as often as wanted, then ``close()``.
 
-    ``state`` is one of new, starting, idle, busy, parked (waiting in client
-    function calls for the client's results), closed.
+    ``phase`` says where the process is (see :class:`process.Phase`).
     """
 
     def __init__(
@@ -143,17 +140,17 @@ class CLISession:
         self._task: asyncio.Task[None] | None = None
         self._current: TurnMessages | None = None
         self.bridge: ToolBridge | None = ToolBridge() if spec.park_tools else None
-        self.state = "new"
+        self.phase = Phase.NEW
         self.session_id: str | None = None
         self.turns = 0
         self.stderr_tail: deque[str] = deque(maxlen=20)
 
     def __repr__(self) -> str:
-        return f"<CLISession {self.state} turns={self.turns} pid={self.pid}>"
+        return f"<CLISession {self.phase.value} turns={self.turns} pid={self.pid}>"
 
     @property
     def alive(self) -> bool:
-        return self.state in ("starting", "idle", "busy", "parked")
+        return self.phase.alive
 
     @property
     def pid(self) -> int | None:
@@ -165,7 +162,7 @@ class CLISession:
         Raises:
             CLINotFound, WorkerError, RequestTimeout.
         """
-        self.state = "starting"
+        self.phase = Phase.STARTING
         self._started = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name="claude-code-cli")
         try:
@@ -177,14 +174,14 @@ class CLISession:
             await asyncio.shield(self.close())
             raise
 
-    def turn(self, prompt: Sequence[ContentBlock], *, timeout: float, deadline: float | None = None) -> TurnMessages:
+    def turn(self, prompt: Sequence[ContentBlock], deadline: Deadline) -> TurnMessages:
         """Send a user turn; iterate the result for its messages."""
-        return self._submit(user_message(prompt), timeout, deadline)
+        return self._submit(user_message(prompt), deadline)
 
-    async def reset(self, timeout: float = 5.0) -> bool:
+    async def reset(self, deadline: Deadline) -> bool:
         """Forget the conversation (``/clear``). True only if the CLI started a new session."""
         before = self.session_id
-        job = self._submit(CLEAR_MESSAGE, timeout, None)
+        job = self._submit(CLEAR_MESSAGE, deadline)
         try:
             async for _ in job:
                 pass
@@ -198,28 +195,26 @@ class CLISession:
         Messages the CLI sends meanwhile belong to the step already answered
         and are dropped.
         """
-        if self.state != "busy" or self.bridge is None:
-            raise WorkerError(f"Claude Code CLI is {self.state}, it cannot wait for tool results")
+        if self.phase is not Phase.BUSY or self.bridge is None:
+            raise WorkerError(f"Claude Code CLI is {self.phase.value}, it cannot wait for tool results")
         self._current = None
-        self.state = "parked"
+        self.phase = Phase.PARKED
 
-    def resume_with(
-        self, results: dict[str, ToolResult], *, timeout: float, deadline: float | None = None
-    ) -> TurnMessages:
+    def resume_with(self, results: dict[str, ToolResult], deadline: Deadline) -> TurnMessages:
         """Hand the client's tool results to the waiting calls; iterate the result for the next step."""
-        if self.state != "parked" or self.bridge is None:
-            raise WorkerError(f"Claude Code CLI is {self.state}, not waiting for tool results")
-        job = TurnMessages({}, deadline if deadline is not None else time.monotonic() + timeout, timeout)
-        self.state = "busy"
+        if self.phase is not Phase.PARKED or self.bridge is None:
+            raise WorkerError(f"Claude Code CLI is {self.phase.value}, not waiting for tool results")
+        job = TurnMessages({}, deadline)
+        self.phase = Phase.BUSY
         self._current = job  # before delivering: the CLI answers at once
         self.bridge.deliver(results)
         return job
 
-    def _submit(self, message: dict[str, Any], timeout: float, deadline: float | None) -> TurnMessages:
-        if self.state != "idle":
-            raise WorkerError(f"Claude Code CLI is {self.state}, not ready for a turn")
-        self.state = "busy"
-        job = TurnMessages(message, deadline if deadline is not None else time.monotonic() + timeout, timeout)
+    def _submit(self, message: dict[str, Any], deadline: Deadline) -> TurnMessages:
+        if self.phase is not Phase.IDLE:
+            raise WorkerError(f"Claude Code CLI is {self.phase.value}, not ready for a turn")
+        self.phase = Phase.BUSY
+        job = TurnMessages(message, deadline)
         self._jobs.put_nowait(job)
         return job
 
@@ -282,7 +277,7 @@ class CLISession:
             self._forget_transcript()  # loaded at start: nothing of the request stays on disk
             assert self._transport is not None
             exited = asyncio.ensure_future(self._transport.wait_exit())
-            self.state = "idle"
+            self.phase = Phase.IDLE
             started.set_result(None)
             while (job := await self._next_job(exited)) is not None:
                 self._current = job
@@ -301,7 +296,7 @@ class CLISession:
                 job.completed = True
                 self.turns += 1
                 self._current = None
-                self.state = "idle"
+                self.phase = Phase.IDLE
                 job.put(_END)
         except asyncio.CancelledError:
             raise
@@ -312,7 +307,7 @@ class CLISession:
             if self._current is not None:
                 self._current.put(failure)
         finally:
-            self.state = "closed"
+            self.phase = Phase.CLOSED
             if self._current is not None and not self._current.completed:
                 self._current.put(WorkerError("Claude Code CLI ended before it finished the answer"))
             if exited is not None and not exited.done():
@@ -347,7 +342,7 @@ class CLISession:
         if pid is not None and self._transport is not None and self._transport.returncode is None:
             with contextlib.suppress(ProcessLookupError, OSError):
                 os.kill(pid, signal.SIGKILL)
-        self.state = "closed"
+        self.phase = Phase.CLOSED
 
     async def close(self) -> None:
         """End the CLI process; returns once it has exited (bounded, ~2 s at most).
@@ -356,9 +351,9 @@ class CLISession:
         """
         task = self._task
         if task is None:
-            self.state = "closed"
+            self.phase = Phase.CLOSED
             return
-        if self.state != "idle":
+        if self.phase is not Phase.IDLE:
             await self._signal_process()
         self._jobs.put_nowait(None)  # an idle CLI exits on stdin EOF
         done, _ = await asyncio.wait({task}, timeout=EXIT_GRACE)
@@ -366,7 +361,7 @@ class CLISession:
             await self._signal_process()
             task.cancel()
             await asyncio.wait({task}, timeout=TERM_GRACE)
-        self.state = "closed"
+        self.phase = Phase.CLOSED
 
     async def _signal_process(self) -> None:
         transport = self._transport

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from .config import Settings
+from ..errors import ConfigError
+from ..settings import Settings
 from .doctor import check_process_cap, run_checks
-from .errors import ConfigError
 from .master_key import ensure_master_key
 
 EMBEDDED_CONFIG = "proxy_config.yaml"
@@ -21,7 +21,7 @@ SNIPPET_HEADER = "# Add to your LiteLLM proxy config (config.yaml):\n"
 
 
 def embedded_config_path() -> Path:
-    return Path(str(files("litellm_claude_code").joinpath(EMBEDDED_CONFIG)))
+    return Path(str(files(__package__ or __name__).joinpath(EMBEDDED_CONFIG)))
 
 
 def config_snippet() -> str:
@@ -39,19 +39,9 @@ def config_snippet() -> str:
 def main() -> None:
     """Use Claude through Claude Code from any OpenAI-compatible tool."""
     logging.basicConfig(level=os.environ.get("LITELLM_CLAUDE_CODE_LOG_LEVEL", "WARNING").upper())
-    logging.getLogger(SDK_READER_LOGGER).addFilter(_not_an_ended_cli)
+    from .._claude.sdk_compat import quiet_exits_on_purpose
 
-
-# The SDK logs an ERROR when a CLI it reads from exits with a signal; the pool
-# ends processes with SIGTERM on purpose (a cancelled or finished turn), so
-# those exits are expected and their lines only noise.
-SDK_READER_LOGGER = "claude_agent_sdk._internal.query"
-_ENDED_ON_PURPOSE = ("exit code 143", "exit code -15")
-
-
-def _not_an_ended_cli(record: logging.LogRecord) -> bool:
-    message = record.getMessage()
-    return not (message.startswith("Fatal error in message reader") and any(c in message for c in _ENDED_ON_PURPOSE))
+    quiet_exits_on_purpose()
 
 
 @main.command()
@@ -91,10 +81,9 @@ def _run_proxy(config: Path, host: str, port: int, grace: float) -> None:
     from litellm.proxy import proxy_server
     from litellm.proxy.proxy_cli import run_server
 
-    from . import __getattr__ as package_attribute
+    from .. import handler as provider  # the instance the embedded config names
     from .asgi import ServingApp
 
-    provider = package_attribute("handler")
     proxy_server.app = ServingApp(proxy_server.app, lambda: provider.drain(grace))  # type: ignore[assignment]
     argv = ["--config", str(config), "--host", host, "--port", str(port)]
     run_server.main(args=argv, prog_name="litellm", standalone_mode=False)

@@ -20,7 +20,7 @@ from litellm.types.utils import (
 )
 from litellm.types.utils import Usage as LiteLLMUsage
 
-from .types import ToolCallDelta, TurnResult, Usage
+from .._claude.types import ToolCallDelta, TurnResult, Usage
 
 
 def litellm_usage(usage: Usage) -> LiteLLMUsage:

@@ -26,8 +26,8 @@ from typing import Any
 
 from claude_agent_sdk.types import PermissionResultAllow, PermissionResultDeny, ToolPermissionContext
 
+from .client_tools import PREFIX
 from .options import STRUCTURED_OUTPUT_TOOL
-from .tools import PREFIX
 
 logger = logging.getLogger(__name__)
 

@@ -1,18 +1,24 @@
 """OpenAI request parameters that become CLI options: pure validation.
 
-Each function names the parameter it refuses, so the proxy can answer 400.
+Each check names the parameter it refuses, so the proxy can answer 400.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
-from .errors import TranslationError
+from ..errors import TranslationError
+from .tools import ToolPlan
+from .tools import plan as plan_tools
+
+logger = logging.getLogger(__name__)
 
 # Legacy OpenAI function calling: refused with a pointer to its replacement.
 LEGACY = {"functions": "tools", "function_call": "tool_choice"}
@@ -32,6 +38,55 @@ IGNORED = (
 EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
 # Claude model ids as Claude Code takes them: sonnet, claude-sonnet-4-5, opus[1m], claude-opus-4-1@20250805.
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@\[\]/-]{0,127}")
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """What a request's parameters ask of the CLI, checked."""
+
+    tools: ToolPlan
+    schema: dict[str, Any] | None  # structured output
+    stop: tuple[str, ...]
+    max_tokens: int | None
+    effort: str | None
+    thinking: tuple[str, int | None] | None
+
+
+def read_options(optional_params: Mapping[str, Any] | None, reported: set[str] | None = None) -> RequestOptions:
+    """Check a request's parameters, before any process starts.
+
+    ``reported``: the ignored parameters its provider already logged (each is
+    logged once, and added here); None logs nothing.
+
+    Raises:
+        TranslationError: a parameter Claude Code cannot honour (becomes HTTP 400).
+    """
+    params = dict(optional_params or {})
+    for key, instead in LEGACY.items():
+        if params.get(key):
+            raise TranslationError(f"legacy `{key}` is not supported; use `{instead}`")
+    if params.get("n") not in (None, 1):
+        raise TranslationError("`n` must be 1: Claude Code returns one choice per request")
+    for key in IGNORED:
+        if params.get(key) is not None and reported is not None and key not in reported:
+            reported.add(key)
+            logger.warning("`%s` is not supported by Claude Code and is ignored (reported once)", key)
+    tools = plan_tools(params.get("tools"), params.get("tool_choice"))
+    schema = output_schema(params.get("response_format"))
+    if schema is not None and tools.offered:
+        raise TranslationError("`response_format` with a JSON schema cannot be combined with `tools` here")
+    max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
+        raise TranslationError("`max_tokens` must be a positive integer")
+    effort, thinking = reasoning(params.get("reasoning_effort"), params.get("thinking"))
+    return RequestOptions(
+        tools=tools,
+        schema=schema,
+        stop=stop_sequences(params.get("stop")),
+        max_tokens=max_tokens,
+        effort=effort,
+        thinking=thinking,
+    )
 
 
 def output_schema(response_format: Any) -> dict[str, Any] | None:

@@ -17,9 +17,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import TranslationError
-from .tools import tool_use_id, upstream_name
-from .types import ContentBlock, Conversation, Role, Turn
+from .._claude.client_tools import tool_use_id, upstream_name
+from .._claude.types import ContentBlock, Conversation, Role, Turn
+from ..errors import TranslationError
 
 SYSTEM_ROLES = frozenset({"system", "developer"})
 SUPPORTED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})

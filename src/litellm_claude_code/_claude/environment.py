@@ -8,9 +8,9 @@ no other name of the proxy's environment reaches it, not even as a blank, so
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from pathlib import Path
 
-from .config import Settings
 from .types import Credentials
 
 # Names passed through unchanged when the proxy has them.
@@ -47,26 +47,33 @@ PASSTHROUGH = frozenset(
 
 
 def cli_environment(
-    settings: Settings,
     credentials: Credentials,
     *,
+    home: Path,
+    max_retries: int,
+    base_url: str | None = None,
+    pass_env: Collection[str] = (),
     environ: Mapping[str, str] = os.environ,
 ) -> dict[str, str]:
-    """The whole environment of one CLI process (its temp dir is added per process)."""
-    allowed = PASSTHROUGH | set(settings.pass_env)
+    """The whole environment of one CLI process (its temp dir is added per process).
+
+    ``home``: the private HOME for token and API-key credentials; ``pass_env``:
+    the operator's extra names to pass through.
+    """
+    allowed = PASSTHROUGH | set(pass_env)
     env = {name: value for name, value in environ.items() if name in allowed}
     if credentials.kind == "login":
         # The CLI's own login lives under the user's HOME (or CLAUDE_CONFIG_DIR).
         if "HOME" in environ:
             env["HOME"] = environ["HOME"]
     else:
-        env["HOME"] = str(settings.private_home)
+        env["HOME"] = str(home)
     env.update(credentials.env)
-    if settings.base_url:
-        env["ANTHROPIC_BASE_URL"] = settings.base_url
+    if base_url:
+        env["ANTHROPIC_BASE_URL"] = base_url
     env.update(
         {
-            "CLAUDE_CODE_MAX_RETRIES": str(settings.cli_max_retries),
+            "CLAUDE_CODE_MAX_RETRIES": str(max_retries),
             # A server has no use for telemetry, update checks or feature-flag
             # fetches; they also cost start-up time and leak nothing useful.
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",

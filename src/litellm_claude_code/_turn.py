@@ -17,19 +17,19 @@ from typing import Any
 
 import jsonschema
 
-from .auth import resolve_credentials
-from .config import DeploymentTuning, Settings, request_timeout
-from .environment import cli_environment
-from .errors import OutputError, SchemaMismatch, TranslationError, WorkerError
-from .options import LaunchSpec
-from .params import IGNORED, LEGACY, model_name, output_schema, reasoning, stop_sequences
-from .parking import ToolResult, results_of
-from .pool import Processes
-from .stream import StopFilter, TurnAssembler
-from .tools import ToolPlan
-from .tools import plan as plan_tools
-from .translate import answers_tool_results, client_turns, echoed_assistant_turn, to_conversation
-from .types import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta, ToolCallDelta, TurnResult
+from ._claude.credentials import resolve_credentials
+from ._claude.environment import cli_environment
+from ._claude.options import LaunchSpec
+from ._claude.parking import ToolResult, results_of
+from ._claude.pool import Processes
+from ._claude.process import Deadline, Phase
+from ._claude.stream import StopFilter, TurnAssembler
+from ._claude.types import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta, ToolCallDelta, TurnResult
+from ._openai.messages import answers_tool_results, client_turns, echoed_assistant_turn, to_conversation
+from ._openai.params import model_name, read_options
+from ._openai.tools import ToolPlan
+from .errors import OutputError, SchemaMismatch, WorkerError
+from .settings import DeploymentTuning, Settings, request_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -75,32 +75,20 @@ def prepare(
     Raises:
         TranslationError: the request cannot be served (becomes HTTP 400).
     """
-    params = dict(optional_params or {})
     name = model.split("/", 1)[1] if model.startswith("claude-code/") else model
     model_name(name)  # matched whole: `$` let a trailing newline through
-    for key, instead in LEGACY.items():
-        if params.get(key):
-            raise TranslationError(f"legacy `{key}` is not supported; use `{instead}`")
-    n = params.get("n")
-    if n not in (None, 1):
-        raise TranslationError("`n` must be 1: Claude Code returns one choice per request")
-    for key in IGNORED:
-        if params.get(key) is not None and reported is not None and key not in reported:
-            reported.add(key)
-            logger.warning("`%s` is not supported by Claude Code and is ignored (reported once)", key)
-    tools = plan_tools(params.get("tools"), params.get("tool_choice"))
-    schema = output_schema(params.get("response_format"))
-    if schema is not None and tools.offered:
-        raise TranslationError("`response_format` with a JSON schema cannot be combined with `tools` here")
+    options = read_options(optional_params, reported)
+    tools, schema = options.tools, options.schema
     conversation = to_conversation(messages)
-    credentials = resolve_credentials(api_key)
-    env = cli_environment(settings, credentials)
-    max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
-    if max_tokens is not None:
-        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-            raise TranslationError("`max_tokens` must be a positive integer")
-        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(max_tokens)
-    effort, thinking = reasoning(params.get("reasoning_effort"), params.get("thinking"))
+    env = cli_environment(
+        resolve_credentials(api_key),
+        home=settings.private_home,
+        max_retries=settings.cli_max_retries,
+        base_url=settings.base_url,
+        pass_env=settings.pass_env,
+    )
+    if options.max_tokens is not None:
+        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(options.max_tokens)
     spec = LaunchSpec(
         model=name,
         system_prompt=_with_instruction(conversation.system_prompt, tools.instruction()),
@@ -108,8 +96,8 @@ def prepare(
         cwd=str(settings.workspace),
         cli_path=settings.cli_path,
         tools=tools.offered,
-        effort=effort,
-        thinking=thinking,
+        effort=options.effort,
+        thinking=options.thinking,
         output_schema_json=json.dumps(schema, sort_keys=True) if schema is not None else None,
         park_tools=bool(tools.offered) and settings.pool and settings.tool_wait > 0,
     )
@@ -123,7 +111,7 @@ def prepare(
         tuning=tuning or DeploymentTuning(),
         tools=tools,
         retry_spec=retry_spec,
-        stop=stop_sequences(params.get("stop")),
+        stop=options.stop,
         schema=schema,
     )
 
@@ -145,7 +133,7 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Processes) -> AsyncG
     Raises:
         UpstreamError, WorkerError, CLINotFound, RequestTimeout, PoolFull, OutputError.
     """
-    deadline = time.monotonic() + turn.timeout
+    deadline = Deadline.after(turn.timeout)
     specs = [turn.spec] if turn.retry_spec is None else [turn.spec, turn.retry_spec]
     for attempt, spec in enumerate(specs, start=1):
         stop = StopFilter(turn.stop)
@@ -183,7 +171,7 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Processes) -> AsyncG
 
 
 async def _attempt(
-    turn: PreparedTurn, spec: LaunchSpec, settings: Settings, processes: Processes, deadline: float
+    turn: PreparedTurn, spec: LaunchSpec, settings: Settings, processes: Processes, deadline: Deadline
 ) -> AsyncGenerator[StreamItem, None]:
     """One CLI turn on a process from ``processes``; it goes back only if the
     turn completed, so no process outlives the request half finished.
@@ -198,7 +186,6 @@ async def _attempt(
             spec,
             turn.conversation,
             deadline=deadline,
-            timeout=turn.timeout,
             spares=turn.tuning.spares,
             idle_ttl=turn.tuning.idle_ttl,
             tool_wait=turn.tuning.tool_wait,
@@ -219,9 +206,9 @@ async def _attempt(
                 lease.mode,
             )
             if lease.mode == "parked" and results is not None:
-                job = lease.session.resume_with(results, timeout=turn.timeout, deadline=deadline)
+                job = lease.session.resume_with(results, deadline)
             else:
-                job = lease.session.turn(turn.conversation.prompt, timeout=turn.timeout, deadline=deadline)
+                job = lease.session.turn(turn.conversation.prompt, deadline)
             async for message in job:
                 for item in assembler.feed(message):
                     if isinstance(item, TextDelta):
@@ -240,7 +227,7 @@ async def _attempt(
             else:
                 yield assembler.finish_without_result()
             completed = job.completed and assembler.ended_by_result and not assembler.structured
-            parked = spec.park_tools and assembler.waits_for_client and lease.session.state == "busy"
+            parked = spec.park_tools and assembler.waits_for_client and lease.session.phase is Phase.BUSY
             if parked:
                 lease.session.park()
             return

@@ -40,10 +40,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from .errors import PoolClosed, PoolFull, RequestTimeout
+from ..errors import PoolClosed, PoolFull
 from .options import LaunchSpec
+from .process import Deadline, Phase, Session
 from .types import Conversation, Turn
 
 logger = logging.getLogger(__name__)
@@ -52,23 +53,7 @@ Mode = Literal["parked", "continue", "fresh", "reset", "start"]
 PoolKey = tuple[object, ...]
 # A /clear off the request path may wait for a busy machine; one on it is bounded by the request.
 BACKGROUND_RESET_TIMEOUT = 30.0
-
-
-class Session(Protocol):
-    """What the pool needs of a CLI process (see :class:`session.CLISession`)."""
-
-    state: str
-
-    @property
-    def alive(self) -> bool: ...
-
-    async def start(self, timeout: float) -> None: ...
-
-    async def reset(self, timeout: float = 5.0) -> bool: ...
-
-    async def close(self) -> None: ...
-
-    def kill_now(self) -> None: ...
+REQUEST_RESET_TIMEOUT = 5.0
 
 
 # Makes a session for a launch spec and the conversation it starts with; the
@@ -167,8 +152,7 @@ class Pool:
         spec: LaunchSpec,
         conversation: Conversation,
         *,
-        deadline: float,
-        timeout: float,
+        deadline: Deadline,
         spares: int | None = None,
         idle_ttl: float | None = None,
         tool_wait: float | None = None,
@@ -194,10 +178,10 @@ class Pool:
             self.limits.idle_ttl if idle_ttl is None else idle_ttl,
             self.limits.tool_wait if tool_wait is None else tool_wait,
         )
-        await self._take_slot(deadline, timeout)
+        await self._take_slot(deadline)
         answered = frozenset(tool_results) if tool_results is not None else None
         try:
-            return await self._lease(key, spec, conversation, deadline, timeout, answered)
+            return await self._lease(key, spec, conversation, deadline, answered)
         except BaseException:
             self._give_slot()
             raise
@@ -212,8 +196,8 @@ class Pool:
         waits in them; it is kept (holding ``holds``) for the follow-up.
         """
         entry = lease.entry
-        park = bool(parked) and not self._draining and entry.session.state == "parked"
-        keep = park or (reusable and not self._draining and entry.session.state == "idle")
+        park = bool(parked) and not self._draining and entry.session.phase is Phase.PARKED
+        keep = park or (reusable and not self._draining and entry.session.phase is Phase.IDLE)
         if park:
             entry.holds, entry.pending = holds, parked or frozenset()
             self._set(entry, State.PARKED)
@@ -235,8 +219,8 @@ class Pool:
         self._waiters.clear()
         for entry in [e for e in self._entries if e.state is State.PARKED]:
             self._end(entry)  # nobody will bring their results now
-        deadline = time.monotonic() + grace
-        while self.count(State.LEASED) and time.monotonic() < deadline:
+        deadline = Deadline.after(grace)
+        while self.count(State.LEASED) and not deadline.passed:
             await self._wait_for_change(deadline)
         await self.close()
 
@@ -325,14 +309,14 @@ class Pool:
                 future.set_result(None)
         self._changed.clear()
 
-    async def _wait_for_change(self, deadline: float) -> None:
+    async def _wait_for_change(self, deadline: Deadline) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._changed.append(future)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(future, timeout=max(0.0, deadline - time.monotonic()))
+            await asyncio.wait_for(future, timeout=deadline.remaining())
 
     # -- slots ---------------------------------------------------------------
-    async def _take_slot(self, deadline: float, timeout: float) -> None:
+    async def _take_slot(self, deadline: Deadline) -> None:
         if self._draining:
             raise PoolClosed()
         if self._running < self.limits.max_processes and not self._waiters:
@@ -347,14 +331,14 @@ class Pool:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout=max(0.0, deadline - time.monotonic()))
+            await asyncio.wait_for(asyncio.shield(waiter), timeout=deadline.remaining())
         except BaseException as exc:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
             elif waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._give_slot()  # a slot was handed over just as we gave up
             if isinstance(exc, asyncio.TimeoutError):
-                raise RequestTimeout(timeout) from None
+                raise deadline.error() from None
             raise
 
     def _give_slot(self) -> None:
@@ -372,8 +356,7 @@ class Pool:
         key: PoolKey,
         spec: LaunchSpec,
         conversation: Conversation,
-        deadline: float,
-        timeout: float,
+        deadline: Deadline,
         answered: frozenset[str] | None,
     ) -> Lease:
         history = list(conversation.history)
@@ -387,7 +370,7 @@ class Pool:
             if lease is not None:
                 return lease
             if len(self._entries) < self.limits.max_processes:
-                return await self._start_for(key, spec, conversation, deadline, timeout)
+                return await self._start_for(key, spec, conversation, deadline)
             # At the cap: end the longest-idle process, else the longest-parked one.
             spare = [e for e in self._entries if e.state is State.IDLE] or [
                 e for e in self._entries if e.state is State.PARKED
@@ -396,8 +379,8 @@ class Pool:
                 oldest = min(spare, key=lambda e: e.idle_since)
                 await asyncio.shield(self._end(oldest))
                 continue
-            if time.monotonic() >= deadline:
-                raise RequestTimeout(timeout)
+            if deadline.passed:
+                raise deadline.error()
             await self._wait_for_change(deadline)  # a start, reset or close under way will free one
 
     def _pick_parked(self, key: PoolKey, history: list[Turn], answered: frozenset[str]) -> Lease | None:
@@ -427,11 +410,11 @@ class Pool:
                 return Lease(entry, mode)  # type: ignore[arg-type]
         return None
 
-    async def _reset_for(self, lease: Lease, deadline: float) -> Lease | None:
+    async def _reset_for(self, lease: Lease, deadline: Deadline) -> Lease | None:
         entry = lease.entry
         ok = False
         try:
-            ok = await entry.session.reset(timeout=min(5.0, max(0.1, deadline - time.monotonic())))
+            ok = await entry.session.reset(Deadline.after(min(REQUEST_RESET_TIMEOUT, max(0.1, deadline.remaining()))))
         finally:  # cancelled or failed: the process holds an unknown state
             if ok:
                 entry.holds = None
@@ -443,13 +426,11 @@ class Pool:
             return None
         return lease
 
-    async def _start_for(
-        self, key: PoolKey, spec: LaunchSpec, conversation: Conversation, deadline: float, timeout: float
-    ) -> Lease:
+    async def _start_for(self, key: PoolKey, spec: LaunchSpec, conversation: Conversation, deadline: Deadline) -> Lease:
         entry = self._new_entry(key, spec, conversation, State.STARTING)
         started = False
         try:
-            await entry.session.start(timeout=max(0.1, min(self.limits.start_timeout, deadline - time.monotonic())))
+            await entry.session.start(timeout=max(0.1, min(self.limits.start_timeout, deadline.remaining())))
             started = True
         finally:
             if started:
@@ -490,7 +471,7 @@ class Pool:
     async def _reset_spare(self, entry: Entry) -> None:
         ok = False
         try:
-            ok = await entry.session.reset(timeout=BACKGROUND_RESET_TIMEOUT)
+            ok = await entry.session.reset(Deadline.after(BACKGROUND_RESET_TIMEOUT))
         finally:
             if ok and not self._draining:
                 entry.holds = None
@@ -549,9 +530,9 @@ class OneShot:
         self._factory = factory
         self._start_timeout = start_timeout
 
-    async def acquire(self, spec: LaunchSpec, conversation: Conversation, *, deadline: float, **_: Any) -> Lease:
+    async def acquire(self, spec: LaunchSpec, conversation: Conversation, *, deadline: Deadline, **_: Any) -> Lease:
         session = self._factory(spec, conversation, lambda _: None)
-        await session.start(timeout=max(0.001, min(self._start_timeout, deadline - time.monotonic())))
+        await session.start(timeout=max(0.001, min(self._start_timeout, deadline.remaining())))
         return Lease(Entry(session, spec.key(), spec, State.LEASED), "start")
 
     async def release(

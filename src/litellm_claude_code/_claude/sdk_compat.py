@@ -203,3 +203,23 @@ def tool_result(text: str, is_error: bool) -> Any:
     from mcp.types import CallToolResult
 
     return CallToolResult.model_validate({"content": [{"type": "text", "text": text}], "isError": is_error})
+
+
+# The SDK logs an ERROR when a CLI it reads from exits with a signal; the pool
+# ends processes with SIGTERM on purpose (a cancelled or finished turn), so
+# those exits are expected and their lines only noise.
+SDK_READER_LOGGER = "claude_agent_sdk._internal.query"
+_ENDED_ON_PURPOSE = ("exit code 143", "exit code -15")
+
+
+def not_an_ended_cli(record: logging.LogRecord) -> bool:
+    """A log filter: False for the SDK's line about a CLI the pool ended on purpose."""
+    message = record.getMessage()
+    return not (message.startswith("Fatal error in message reader") and any(c in message for c in _ENDED_ON_PURPOSE))
+
+
+def quiet_exits_on_purpose() -> None:
+    """Drop those lines from the SDK's reader log (for ``serve``; idempotent)."""
+    reader = logging.getLogger(SDK_READER_LOGGER)
+    if not_an_ended_cli not in reader.filters:
+        reader.addFilter(not_an_ended_cli)

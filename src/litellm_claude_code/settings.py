@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import capacity
+from ._claude import capacity
 from .errors import ConfigError
 
 DEFAULT_TIMEOUT = 600.0

@@ -1,0 +1,2 @@
+"""The serving side: the ``litellm-claude-code`` command (serve, config,
+doctor), the embedded proxy config, the master key, the ASGI wrapper."""
