@@ -14,16 +14,16 @@ ARG PRISMA_VERSION=0.15.0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 RUN python3 -m venv /opt/venv && python3 -m venv /opt/build
 # Dependencies first, from the lock file alone: a source change reuses this layer.
+# The lock holds the package's `proxy` extra (what `serve` imports), not all of
+# litellm[proxy]: nothing is installed only to be removed.
 COPY requirements.lock /tmp/requirements.lock
 # A custom CA (TLS-intercepting proxies) is a build secret: mounted for this
 # step only, never written to a layer. The network is needed in this step only.
 RUN --mount=type=secret,id=ca_bundle,required=false \
     if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
-    && /opt/venv/bin/pip install --no-compile -r /tmp/requirements.lock \
-    && /opt/venv/bin/pip uninstall -y polars polars-runtime-32 granian pyroscope-io \
+    && /opt/venv/bin/pip install --no-compile --require-hashes -r /tmp/requirements.lock \
     && /opt/build/bin/pip install "hatchling==${HATCHLING_VERSION}" \
     && if [ "$WITH_DATABASE" = true ]; then /opt/venv/bin/pip install "prisma==${PRISMA_VERSION}"; fi
-# (Above: extras of litellm[proxy] that the proxy never imports on this path, ~200 MB.)
 COPY pyproject.toml README.md LICENSE /src/
 COPY src /src/src
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels /src \
@@ -57,6 +57,7 @@ RUN --mount=type=secret,id=ca_bundle,required=false \
 ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/claude \
     CLAUDE_CONFIG_DIR=/home/claude/.claude \
+    XDG_CONFIG_HOME=/home/claude/.claude \
     LITELLM_CLAUDE_CODE_STATE_DIR=/tmp/litellm-claude-code \
     LITELLM_LOCAL_MODEL_COST_MAP=True \
     PYTHONUNBUFFERED=1

@@ -87,15 +87,22 @@ ok "rebuild after a source change in ${warm} s (dependency layers from cache)"
 size=$(podman image inspect --format '{{.Size}}' "$image")
 container=$(buildah from "$image")
 root=$(buildah mount "$container")
-venv_mb=$(du -sm "$root/opt/venv" | cut -f1)
-cli_mb=$(du -sm "$root"/opt/venv/lib/python3*/site-packages/claude_agent_sdk/_bundled/claude | cut -f1)
-litellm_mb=$(du -sm "$root"/opt/venv/lib/python3*/site-packages/litellm | cut -f1)
+venv_mb=$(du -s --apparent-size -B1000000 "$root/opt/venv" | cut -f1)
+cli_mb=$(du -s --apparent-size -B1000000 "$root"/opt/venv/lib/python3*/site-packages/claude_agent_sdk/_bundled/claude | cut -f1)
+litellm_mb=$(du -s --apparent-size -B1000000 "$root"/opt/venv/lib/python3*/site-packages/litellm | cut -f1)
 total_mb=$(( size / 1000000 ))
 echo "image size: ${total_mb} MB uncompressed"
 echo "  Claude Code CLI (bundled in the SDK): ${cli_mb} MB"
 echo "  litellm package: ${litellm_mb} MB"
 echo "  rest of the virtualenv: $(( venv_mb - cli_mb - litellm_mb )) MB"
 echo "  base image and user: $(( total_mb - venv_mb )) MB"
+echo "  of the virtualenv: bytecode $(find "$root/opt/venv" -name '*.pyc' -printf '%s\n' | awk '{s+=$1} END {print int(s/1e6)}') MB; largest entries:"
+du -s --apparent-size -B1000000 "$root"/opt/venv/lib/python3*/site-packages/* | sort -rn | head -12 \
+    | while read -r mb path; do echo "    ${mb} MB $(basename "$path")"; done
+for extra in polars granian gunicorn pyroscope azure; do
+    [ -z "$(find "$root"/opt/venv/lib/python3*/site-packages -maxdepth 1 -name "${extra}*" -print -quit)" ] \
+        || fail "$extra in the image: the lock should hold only what serve imports"
+done
 [ "$(find "$root" -name claude -type f -perm -u+x 2>/dev/null | grep -c .)" = 1 ] || fail "more than one Claude Code binary"
 for tool in node npm gcc cc; do
     [ -z "$(find "$root/usr/bin" "$root/usr/local/bin" -maxdepth 1 -name "$tool" 2>/dev/null)" ] || fail "$tool in the runtime image"

@@ -1,4 +1,8 @@
-"""Regenerate requirements.lock and requirements-dev.lock: exact pins with hashes.
+"""Regenerate the locks: exact pins with hashes.
+
+requirements.lock is what `serve` runs on (the package with its `proxy` extra:
+the image and the README's install), requirements-dev.lock adds the test and
+lint tools, requirements-core.lock is the provider alone (no proxy).
 
     python scripts/lock.py            # keeps the current pins; add --upgrade to move them
 
@@ -18,8 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKS = {
-    "requirements.lock": [],
-    "requirements-dev.lock": ["--extra", "test", "--extra", "lint"],
+    "requirements.lock": ["--extra", "proxy"],
+    "requirements-dev.lock": ["--extra", "proxy", "--extra", "test", "--extra", "lint"],
+    "requirements-core.lock": [],
 }
 PINNED_EXTRA = re.compile(r"^([A-Za-z0-9_.-]+)\[[^\]]+\](==.*)$")
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from litellm_claude_code._serve.master_key import ensure_master_key
+
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 
@@ -54,9 +56,12 @@ def test_compose_contract() -> None:
 
 
 def test_dockerignore_keeps_tests_and_git_out() -> None:
-    lines = (ROOT / ".dockerignore").read_text().splitlines()
-    assert lines[lines.index("*") :]  # everything excluded, then only what the image needs
-    allowed = {line[1:] for line in lines if line.startswith("!")}
+    lines = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
+    # Everything excluded first, then only what the image needs let back in (caches out again).
+    assert lines[0] == "*", lines
+    allowed = {line[1:].rstrip("/") for line in lines[1:] if line.startswith("!")}
+    assert allowed == {"requirements.lock", "pyproject.toml", "README.md", "LICENSE", "src", "docker/entrypoint.sh"}
+    assert all(line.startswith("!") or "pycache" in line or line.endswith(".pyc") for line in lines[1:]), lines
     assert not any(name.startswith(("tests", ".git", "bench")) for name in allowed)
 
 
@@ -86,22 +91,23 @@ def home() -> Iterator[Path]:
 def test_entrypoint_without_a_credential_explains_how_to_get_one(home: Path) -> None:
     done = run_entrypoint(home, {}, "echo", "started")
     assert done.returncode == 64
-    assert "claude setup-token" in done.stderr and "started" not in done.stdout
+    assert "litellm-claude-code setup-token" in done.stderr and "started" not in done.stdout
 
 
-def test_entrypoint_prepares_state_and_generates_a_private_key(home: Path) -> None:
+def test_entrypoint_prepares_state_and_points_serve_at_the_volume_for_its_key(home: Path) -> None:
     done = run_entrypoint(
-        home, {"CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-x"}, "sh", "-c", 'echo "key=$LITELLM_MASTER_KEY"'
+        home, {"CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-x"}, "sh", "-c", 'echo "config=$XDG_CONFIG_HOME"'
     )
     assert done.returncode == 0, done.stderr
-    key_file = home / ".claude" / "litellm-claude-code" / "master_key"
-    key = key_file.read_text().strip()
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert done.stdout.strip() == f"key={key}"
-    assert key not in done.stderr and str(key_file) in done.stderr  # says where, not what
     assert (home / ".claude" / ".claude.json").read_text().strip() == '{"hasCompletedOnboarding": true}'
-    again = run_entrypoint(home, {"ANTHROPIC_API_KEY": "k"}, "sh", "-c", 'echo "key=$LITELLM_MASTER_KEY"')
-    assert again.stdout.strip() == f"key={key}"  # generated once
+    volume = home / ".claude"
+    assert done.stdout.strip() == f"config={volume}"
+    assert not (volume / "litellm-claude-code").exists()  # the key is made by `serve`, in one place
+    # ... which, with that XDG_CONFIG_HOME, keeps it in the volume, private, across restarts:
+    key = ensure_master_key({"XDG_CONFIG_HOME": str(volume), "HOME": str(home)})
+    assert key.created and Path(key.origin) == volume / "litellm-claude-code" / "master_key"
+    assert stat.S_IMODE(Path(key.origin).stat().st_mode) == 0o600
+    assert ensure_master_key({"XDG_CONFIG_HOME": str(volume), "HOME": str(home)}).value == key.value
 
 
 def test_entrypoint_accepts_a_login_in_the_volume_and_a_given_key(home: Path) -> None:
@@ -111,7 +117,6 @@ def test_entrypoint_accepts_a_login_in_the_volume_and_a_given_key(home: Path) ->
     done = run_entrypoint(home, {"LITELLM_MASTER_KEY": "sk-given-0123456789"}, "sh", "-c", 'echo "$LITELLM_MASTER_KEY"')
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "sk-given-0123456789"
-    assert not (home / ".claude" / "litellm-claude-code" / "master_key").exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the script as root")
