@@ -13,11 +13,12 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from ._claude.credentials import resolve_credentials
+from ._claude.credentials import cloud_credentials, credential_home, resolve_credentials
 from ._claude.environment import cli_environment
 from ._claude.options import LaunchSpec
 from ._claude.parking import ToolResult, results_of
@@ -44,6 +45,8 @@ class PreparedTurn:
     retry_spec: LaunchSpec | None = None  # for an enforced tool_choice: the insisting second try
     stop: tuple[str, ...] = ()
     schema: dict[str, Any] | None = None  # structured output
+    credential_id: str = "login"  # non-secret name of the credential (logs, metrics)
+    home: Path | None = None  # the credential's own CLI state directory, made on first use
 
 
 @dataclass
@@ -80,9 +83,12 @@ def prepare(
     options = read_options(optional_params, reported)
     tools, schema = options.tools, options.schema
     conversation = to_conversation(messages)
+    tuning = tuning or DeploymentTuning()
+    credentials = resolve_credentials(api_key, cloud=cloud_credentials(tuning.env))
+    home = credential_home(settings.private_home, credentials)
     env = cli_environment(
-        resolve_credentials(api_key),
-        home=settings.private_home,
+        credentials,
+        home=home or settings.private_home,
         max_retries=settings.cli_max_retries,
         base_url=settings.base_url,
         pass_env=settings.pass_env,
@@ -113,6 +119,8 @@ def prepare(
         retry_spec=retry_spec,
         stop=options.stop,
         schema=schema,
+        credential_id=credentials.id,
+        home=home,
     )
 
 
@@ -180,6 +188,8 @@ async def _attempt(
     while idle, just before the lease) is replaced once, unseen by the client.
     """
     settings.ensure_dirs()
+    if turn.home is not None:
+        turn.home.mkdir(mode=0o700, exist_ok=True)
     results = parked_results(turn.conversation) if spec.park_tools else None
     for chance in (1, 2):
         lease = await processes.acquire(
@@ -242,6 +252,8 @@ async def _attempt(
                 holds = [*client_turns(turn.conversation), echoed_assistant_turn("".join(answer), echoed)]
             waiting = frozenset(c.id for c in calls.values() if c.id) if parked else None
             await asyncio.shield(processes.release(lease, reusable=completed, holds=holds, parked=waiting))
+            if assembler.rate_limit is not None:  # success or a rejection: the CLI's latest report
+                processes.metrics.record_rate_limits(turn.credential_id, assembler.rate_limit)
             logger.debug("cli_turn.complete model=%s seconds=%.3f", spec.model, time.monotonic() - started)
 
 

@@ -11,7 +11,13 @@ ClaudeCodeError
 ├─ PoolFull               every process busy, queue full      → 429 + Retry-After
 ├─ PoolClosed             the proxy is shutting down          → 503
 └─ UpstreamError          the Anthropic API refused the call  → by status
+   └─ ExtraUsageRequired  a subscription refused for third-party use → 429 + Retry-After
 ```
+
+A limit (429) carries ``Retry-After``: the seconds until the reset the
+upstream gave. LiteLLM's router cools the deployment down for exactly that
+long (it reads the exception's ``retry-after`` header) when its model group
+has other deployments, so the next requests go to another credential.
 
 This is the only module that imports LiteLLM's exception types, so the
 HTTP status a client sees is decided here and nowhere else. It imports them
@@ -26,9 +32,9 @@ from typing import Any
 PROVIDER = "claude-code"
 
 AUTH_HELP = (
-    "Claude Code could not authenticate. Run `claude setup-token` on a machine with a "
-    "browser and set the token it prints as CLAUDE_CODE_OAUTH_TOKEN (or set "
-    "ANTHROPIC_API_KEY, or log in with `claude` on this machine); check that the "
+    "Claude Code could not authenticate. Run `litellm-claude-code setup-token` (a browser "
+    "on any machine will do) and set the token it prints as CLAUDE_CODE_OAUTH_TOKEN (or set "
+    "ANTHROPIC_API_KEY, or run `litellm-claude-code login` on this machine); check that the "
     "token is complete and not revoked."
 )
 
@@ -109,6 +115,39 @@ class UpstreamError(ClaudeCodeError):
         return self.message
 
 
+EXTRA_USAGE_MARK = "third-party apps now draw from"  # how the API words the rejection (2026)
+EXTRA_USAGE_RETRY_AFTER = 300  # seconds the router rests such a deployment before trying it again
+
+EXTRA_USAGE_HELP = (
+    "This Claude subscription refused the request: Anthropic bills use of a subscription by "
+    "third-party apps to its extra usage, and the account has no extra usage to draw from. "
+    "The operator can enable or top up extra usage at claude.ai/settings/usage, or serve this "
+    "model with an Anthropic API key (a deployment whose api_key is an sk-ant-api... key, "
+    "e.g. as a `fallbacks` group)."
+)
+
+
+@dataclass
+class ExtraUsageRequired(UpstreamError):
+    """Anthropic's "Third-party apps now draw from your extra usage" rejection
+    (an HTTP 400 upstream). Not a bad request: no change to the request helps;
+    it is the credential's billing state. So it is answered like a limit: a
+    429 with its own explanation, which the router cools down and falls back
+    from. (A 402 would say "payment" better, but LiteLLM's streaming path
+    raises a 4xx other than 429 straight to the client, with no fallback.)
+    ``x-should-retry: false`` keeps OpenAI clients from retrying it at once."""
+
+    retry_after: int | None = EXTRA_USAGE_RETRY_AFTER
+
+    @classmethod
+    def matches(cls, error: UpstreamError) -> bool:
+        return error.status in (None, 400) and EXTRA_USAGE_MARK in error.message.lower()
+
+    @classmethod
+    def of(cls, error: UpstreamError) -> ExtraUsageRequired:
+        return cls(message=error.message, status=error.status, kind=error.kind)
+
+
 _KIND_STATUS = {
     "authentication_failed": 401,
     "billing_error": 402,
@@ -135,6 +174,10 @@ def upstream_status(error: UpstreamError) -> int:
     return status
 
 
+# How an error nothing here expected is told: the one kind logged with its traceback.
+UNEXPECTED = "claude-code provider failed"
+
+
 def to_litellm(exc: BaseException, model: str) -> Exception:
     """Turn any exception from the request path into the LiteLLM exception
     whose ``status_code`` the proxy will send. Unknown errors become 500."""
@@ -154,25 +197,34 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
         return litellm.InternalServerError(message=str(exc), **kwargs)
     if isinstance(exc, OutputError):
         return litellm.APIError(status_code=502, message=f"claude-code: {exc}", **kwargs)
+    if isinstance(exc, ExtraUsageRequired):
+        return _extra_usage(exc, model)
     if isinstance(exc, UpstreamError):
         return _upstream_to_litellm(exc, model)
     if isinstance(exc, PoolClosed):
         return litellm.ServiceUnavailableError(message=f"claude-code: {exc}", **kwargs)
     if isinstance(exc, PoolFull):
         return _rate_limited(f"claude-code: {exc}. Retry after {exc.retry_after} s.", exc.retry_after, model)
-    return litellm.InternalServerError(message=f"claude-code provider failed: {type(exc).__name__}: {exc}", **kwargs)
+    return litellm.InternalServerError(message=f"{UNEXPECTED}: {type(exc).__name__}: {exc}", **kwargs)
 
 
-def _rate_limited(message: str, retry_after: int | None, model: str) -> Exception:
+def _rate_limited(message: str, retry_after: int | None, model: str, extra: dict[str, str] | None = None) -> Exception:
     import httpx
     from litellm import exceptions as litellm
 
     headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
+    headers.update(extra or {})
     response = httpx.Response(429, headers=headers, request=httpx.Request("POST", "https://claude-code.invalid"))
     error = litellm.RateLimitError(message=message, llm_provider=PROVIDER, model=model, response=response)
-    # The proxy copies an exception's `headers` onto the HTTP response.
+    # The proxy copies an exception's `headers` onto the HTTP response; the
+    # router reads `retry-after` there for the deployment's cooldown.
     error.headers = headers
     return error
+
+
+def _extra_usage(exc: ExtraUsageRequired, model: str) -> Exception:
+    message = f"{EXTRA_USAGE_HELP} Anthropic API error ({exc.status or exc.kind}): {exc.message}"
+    return _rate_limited(message, exc.retry_after, model, {"x-should-retry": "false"})
 
 
 def _upstream_to_litellm(exc: UpstreamError, model: str) -> Exception:

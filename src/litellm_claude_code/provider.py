@@ -11,6 +11,7 @@ import concurrent.futures
 import contextvars
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import litellm
@@ -20,10 +21,11 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelRespo
 
 from . import _turn as turn
 from ._claude.credentials import claude_config_dir
+from ._claude.metrics import Metrics
 from ._claude.options import LaunchSpec
 from ._claude.pool import OneShot, Pool, PoolLimits, Processes, SessionFactory
 from ._claude.session import CLISession
-from ._claude.stream import lost_mid_answer
+from ._claude.stream import LimitWatch, lost_mid_answer
 from ._claude.types import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta
 from ._claude.workdirs import RunDir
 from ._openai.response import ChunkFactory, fill_response
@@ -46,6 +48,8 @@ class ClaudeCodeLLM(CustomLLM):
         self._pool: Pool | None = None
         self._run_dir: RunDir | None = None
         self._reported: set[str] = set()  # ignored parameters already logged
+        self._limits = LimitWatch()  # each credential's limit status, logged when it changes
+        self.metrics = Metrics()  # its own registry: `serve` exposes it at GET /metrics
 
     @property
     def settings(self) -> Settings:
@@ -60,8 +64,16 @@ class ClaudeCodeLLM(CustomLLM):
             settings.ensure_dirs()
             private = claude_config_dir({"HOME": str(settings.private_home)})  # the CLI's, with a token
             project = project_key_for_directory(str(settings.workspace))
-            transcripts = tuple(home / "projects" / project for home in (private, claude_config_dir()))
-            self._run_dir = RunDir.claim(settings.runs_dir, transcripts, private / "backups")
+            # Each token or API key has its own HOME under the private one (credentials.credential_home).
+            own = (
+                claude_config_dir({"HOME": str(h)})
+                for h in settings.private_home.iterdir()
+                if h.is_dir() and not h.name.startswith(".")
+            )
+            homes = [private, *own]
+            transcripts = tuple(home / "projects" / project for home in (*homes, claude_config_dir()))
+            backups = tuple(home / "backups" for home in homes)
+            self._run_dir = RunDir.claim(settings.runs_dir, transcripts, backups)
         scratch = self._run_dir.path
 
         def make(spec: LaunchSpec, conversation: Conversation, on_exit: Callable[[Any], None]) -> CLISession:
@@ -75,7 +87,7 @@ class ClaudeCodeLLM(CustomLLM):
         Sync calls each run on a short-lived loop of their own, so they never pool.
         """
         if not self.settings.pool or _one_shot.get():
-            return OneShot(self._factory())
+            return OneShot(self._factory(), metrics=self.metrics)
         loop = asyncio.get_running_loop()
         if self._pool is not None and self._pool.loop not in (None, loop):
             self._pool.kill_all_now()  # its loop is gone: nothing could await these
@@ -91,6 +103,7 @@ class ClaudeCodeLLM(CustomLLM):
                     tool_wait=settings.tool_wait,
                 ),
                 factory=self._factory(),
+                metrics=self.metrics,
             )
         return self._pool
 
@@ -103,8 +116,17 @@ class ClaudeCodeLLM(CustomLLM):
             self._run_dir.release()
             self._run_dir = None
 
+    def __enter__(self) -> ClaudeCodeLLM:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.shutdown()
+
     def shutdown(self) -> None:
-        """End the pool's warm processes now (safe from any thread or loop)."""
+        """End the pool's warm processes now (safe from any thread or loop).
+
+        Library users end them with this, or ``with ClaudeCodeLLM() as provider:``;
+        ``serve`` drains instead (see ``drain``). Nothing is installed to do it at exit."""
         if self._pool is not None:
             self._pool.kill_all_now()
             self._pool = None
@@ -136,13 +158,16 @@ class ClaudeCodeLLM(CustomLLM):
             answer = await turn.collect(prepared, settings, self.pool())
         except Exception as exc:
             raise to_litellm(exc, model) from exc
+        result = replace(
+            answer.result, rate_limit=self._limits.update(prepared.credential_id, answer.result.rate_limit)
+        )
         response = kwargs.get("model_response") or ModelResponse()
         return fill_response(
             response,
             model=model,
             text=answer.text,
             reasoning=answer.reasoning,
-            result=answer.result,
+            result=result,
             tool_calls=answer.tool_calls,
         )
 
@@ -169,7 +194,8 @@ class ClaudeCodeLLM(CustomLLM):
                 elif isinstance(item, ToolCallDelta):
                     yield chunks.tool_call(item)
                 else:
-                    yield chunks.final(item)
+                    limit = self._limits.update(prepared.credential_id, item.rate_limit)
+                    yield chunks.final(replace(item, rate_limit=limit))
                 shown = True
         except Exception as exc:
             raise to_litellm(exc, model) from exc

@@ -34,8 +34,8 @@ from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
 from ._openai import params
-from .allowed_params import allow_reasoning_params
 from ._openai.messages import to_conversation
+from .allowed_params import allow_reasoning_params
 from .errors import PROVIDER, ConfigError, TranslationError
 from .settings import DEFAULT_TIMEOUT, Settings
 
@@ -253,10 +253,10 @@ def _serves_claude_code(model_group: str) -> bool:
     return bool(models) and all(model.startswith(f"{PROVIDER}/") for model in models)
 
 
-def timeout_limit(model_group: str) -> float:
+def timeout_limit(model_group: str, server_timeout: float) -> float:
     """The longest timeout a client may ask for: the deployment's own
-    ``timeout`` when it sets one (it wins over the environment), else
-    ``LITELLM_CLAUDE_CODE_TIMEOUT``."""
+    ``timeout`` when it sets one (it wins over the environment), else the
+    server's (``LITELLM_CLAUDE_CODE_TIMEOUT``)."""
     configured = [
         float(value)
         for deployment in _deployments(model_group)
@@ -264,8 +264,10 @@ def timeout_limit(model_group: str) -> float:
         and not isinstance(value, bool)
         and value > 0
     ]
-    if configured:
-        return min(configured)
+    return min(configured) if configured else server_timeout
+
+
+def server_timeout() -> float:
     try:
         return Settings.from_env().timeout
     except ConfigError:  # the provider reports it on the call itself
@@ -275,6 +277,10 @@ def timeout_limit(model_group: str) -> float:
 class RequestValidator(CustomLogger):
     """Refuses what this provider cannot serve, before the router sees it;
     lets the reasoning parameters through to its deployments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._server_timeout: float | None = None  # read on first use, not at import
 
     async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any]:
         return allow_reasoning_params(kwargs)
@@ -286,7 +292,10 @@ class RequestValidator(CustomLogger):
         if not isinstance(model, str) or not _serves_claude_code(model):
             return data
         try:
-            check_request(data, str(getattr(call_type, "value", call_type)), timeout_limit(model))
+            if self._server_timeout is None:
+                self._server_timeout = server_timeout()
+            limit = timeout_limit(model, self._server_timeout)
+            check_request(data, str(getattr(call_type, "value", call_type)), limit)
         except TranslationError as exc:
             drop_unsafe_guardrails(data)
             raise HTTPException(status_code=400, detail={"error": str(exc)}) from exc

@@ -1,50 +1,31 @@
 """Settings, read once from the environment and refined per deployment.
 
-Environment variables (all optional):
-
-- ``LITELLM_CLAUDE_CODE_STATE_DIR``: where the CLI's private home, working
-  directory and temp files live (default ``$XDG_STATE_HOME/litellm-claude-code``).
-- ``LITELLM_CLAUDE_CODE_CLI_PATH``: a Claude Code CLI to use instead of the
-  one bundled with the SDK.
-- ``LITELLM_CLAUDE_CODE_TIMEOUT``: seconds a request may take (default 600).
-- ``LITELLM_CLAUDE_CODE_CLI_MAX_RETRIES``: the CLI's own API retries (default 1).
-- ``LITELLM_CLAUDE_CODE_PASS_ENV``: comma-separated extra variable names the
-  CLI may see (everything not allow-listed is hidden from it).
-- ``LITELLM_CLAUDE_CODE_POOL``: ``1`` (default) keeps warm CLI processes,
-  ``0`` starts one per request.
-- ``LITELLM_CLAUDE_CODE_MAX_PROCESSES``: requests running at once, and CLI
-  processes alive at once (default: what the memory holds, cgroup limits
-  included, at 256 MiB a process, 2 to 64; see :mod:`capacity`).
-- ``LITELLM_CLAUDE_CODE_MAX_QUEUE``: requests waiting for a process before
-  the proxy answers 429 (default 16).
-- ``LITELLM_CLAUDE_CODE_IDLE_TTL``: seconds an idle process is kept (default 300).
-- ``LITELLM_CLAUDE_CODE_SPARES``: clean processes kept ready per model and
-  system prompt in use (default 1), by clearing the longest-idle conversation
-  (a new process only when there is none to clear).
-- ``LITELLM_CLAUDE_CODE_TOOL_WAIT``: seconds a process that made client
-  function calls waits for the client's results (default 300; 0: never
-  wait, the next step starts a new process). See :mod:`parking`.
-- ``LITELLM_CLAUDE_CODE_SHUTDOWN_GRACE``: seconds running requests get to
-  finish after SIGTERM before their CLI is ended (default 10, within
-  Docker's default stop timeout).
+Every setting is one typed field of :class:`Settings`; its description is the
+README's Configuration table (:func:`settings_table`, checked by a test), so the
+documentation and the code cannot drift apart. Built directly, ``Settings(...)``
+holds exactly what it is given; :meth:`Settings.from_env` reads the environment.
 
 A deployment's ``litellm_params`` may set ``api_key`` (credential),
 ``api_base`` (the Anthropic base URL) and ``timeout``: LiteLLM's own
 parameters, which clients cannot set. Custom ``litellm_params`` keys are
 not read at all: LiteLLM hands them to a provider mixed with the client's
 request body, so a client could set them. Per-deployment tuning goes in the
-deployment's ``model_info.claude_code`` instead, which only the server config
-can set: ``spares``, ``idle_ttl``, ``cli_max_retries``, ``tool_wait``. The caps
-(``MAX_PROCESSES``, ``MAX_QUEUE``) and the CLI path stay server-wide.
+deployment's ``model_info.claude_code`` (:class:`DeploymentTuning`), which only
+the server config can set. The caps and the CLI path stay server-wide.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, ValidationError
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 from ._claude import capacity
 from .errors import ConfigError
@@ -53,6 +34,9 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_TOOL_WAIT = 300.0
 DEFAULT_CLI_MAX_RETRIES = 1
 ENV_PREFIX = "LITELLM_CLAUDE_CODE_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The error type of a value one of the parsers below refused; its message reads after the name.
+_INVALID = "invalid_setting"
 
 
 def default_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -65,46 +49,172 @@ def default_config_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(base) / "litellm-claude-code"
 
 
-@dataclass(frozen=True)
-class Settings:
-    state_dir: Path
-    cli_path: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    cli_max_retries: int = DEFAULT_CLI_MAX_RETRIES
-    base_url: str | None = None
-    pass_env: tuple[str, ...] = ()
-    pool: bool = True
-    max_processes: int = capacity.FALLBACK  # from_env() sizes it to the machine
-    max_queue: int = 16
-    idle_ttl: float = 300.0
-    spares: int = 1
-    shutdown_grace: float = 10.0
-    tool_wait: float = DEFAULT_TOOL_WAIT
+def _invalid(message: str, raw: Any) -> PydanticCustomError:
+    return PydanticCustomError(_INVALID, message + ", got {raw}", {"raw": repr(raw)})
+
+
+def _seconds(*, zero: bool) -> Callable[[Any], Any]:
+    """A parser of seconds; ``zero``: 0 is allowed (it turns a wait off)."""
+
+    def parse(raw: Any) -> Any:
+        if raw is None:
+            return raw  # None is the "not set" of DeploymentTuning; Settings' float type refuses it
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise _invalid("must be a number of seconds", raw) from None
+        if math.isnan(value):
+            raise _invalid("must be a number of seconds", raw)
+        if value < 0 or (value == 0 and not zero):
+            raise _invalid("must be zero or more" if zero else "must be positive", raw)
+        return value
+
+    return parse
+
+
+def _count(raw: Any) -> Any:
+    if raw is None:
+        return raw
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise _invalid("must be a whole number", raw) from None
+    if value < 0:
+        raise _invalid("must not be negative", raw)
+    return value
+
+
+def _at_least_one(raw: Any) -> Any:
+    """A count where 0 means the smallest that works: 1."""
+    value = _count(raw)
+    return value if value is None else max(1, value)
+
+
+def _flag(raw: Any) -> Any:
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise _invalid("must be 1 or 0", raw)
+
+
+def _names(raw: Any) -> Any:
+    """Comma-separated variable names; a list or tuple is taken as it is."""
+    if isinstance(raw, str):
+        return tuple(name.strip() for name in raw.split(",") if name.strip())
+    return raw
+
+
+def _log_level(raw: Any) -> Any:
+    value = str(raw).strip().upper()
+    if value not in LOG_LEVELS:
+        raise _invalid(f"must be one of {', '.join(LOG_LEVELS)}", raw)
+    return value
+
+
+PositiveSeconds = Annotated[float, BeforeValidator(_seconds(zero=False))]
+Seconds = Annotated[float, BeforeValidator(_seconds(zero=True))]
+Count = Annotated[int, BeforeValidator(_count)]
+
+
+def _setting(default: Any, description: str, *, shown: str | None = None, **extra: Any) -> Any:
+    """A field whose description is its README row; ``shown``: the default as the table says it."""
+    schema: dict[str, JsonValue] | None = None if shown is None else {"shown_default": shown}
+    return Field(default, description=description, json_schema_extra=schema, **extra)
+
+
+class Settings(BaseSettings):
+    """The server-wide settings. Fields are in the README table's order."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,  # VAR= means the default, as it always did
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,  # base_url= as well as its variable's name
+        validate_by_alias=True,
+    )
+
+    base_url: str | None = _setting(
+        None,
+        "passed to the CLI (gateways; the tests' fake API); per deployment: `api_base`",
+        shown="Anthropic",
+        validation_alias="ANTHROPIC_BASE_URL",
+    )
+    timeout: PositiveSeconds = _setting(
+        DEFAULT_TIMEOUT, "seconds a request may take; per deployment or request: LiteLLM's `timeout`"
+    )
+    cli_max_retries: Count = _setting(
+        DEFAULT_CLI_MAX_RETRIES, "the CLI's own API retries (its default retries a bad token for minutes)"
+    )
+    state_dir: Path = _setting(
+        ...,
+        "the CLI's private home, working and temp directories (under `$XDG_STATE_HOME` when that is set)",
+        shown="`~/.local/state/litellm-claude-code`",
+    )
+    cli_path: str | None = _setting(
+        None, "another `claude` binary (server-wide only, never per request)", shown="the SDK's bundled CLI"
+    )
+    pass_env: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_names)] = _setting(
+        (),
+        "comma-separated extra variable names the CLI may see (every variable not allow-listed is hidden from it)",
+        shown="none",
+    )
+    log_level: Annotated[str, BeforeValidator(_log_level)] = _setting("WARNING", "this package's log level")
+    pool: Annotated[bool, BeforeValidator(_flag)] = _setting(True, "keep warm CLI processes (0: start one per request)")
+    max_processes: Annotated[int, BeforeValidator(_at_least_one)] = _setting(
+        capacity.FALLBACK,  # from_env() sizes it to the machine when the variable is unset
+        "requests running at once and CLI processes alive at once. Default: (memory - "
+        f"{capacity.PROXY_RESERVE // capacity.MiB} MiB) / {capacity.PROCESS_BUDGET // capacity.MiB} MiB, "
+        f"{capacity.FEWEST} to {capacity.MOST}, where memory is the machine's or its cgroup (container) limit "
+        f"if smaller; {capacity.FALLBACK} where it cannot be read. `serve` and `doctor` print the chosen cap "
+        "and why. Each process takes 160-240 MiB (measured)",
+        shown="from memory",
+    )
+    max_queue: Count = _setting(
+        16,
+        "requests waiting for a process; past it the answer is 429 with `Retry-After: 1`, at once. "
+        "Time spent waiting counts against the request's timeout",
+    )
+    idle_ttl: PositiveSeconds = _setting(300.0, "seconds an idle process is kept")
+    spares: Count = _setting(
+        1,
+        "clean processes kept ready per model + system prompt in use: the longest-idle conversation is "
+        "cleared (`/clear`, ~0.02 s of CPU); a new process (~0.6 s of CPU) is started only when there is "
+        "none to clear",
+    )
+    tool_wait: Seconds = _setting(
+        DEFAULT_TOOL_WAIT,
+        "seconds a process that made client function calls waits for their results "
+        "([Tool loops](#tool-loops)); 0: never, every step resumes in a new process",
+    )
+    shutdown_grace: Seconds = _setting(10.0, "seconds running requests get after SIGTERM before their CLI is ended")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what the caller passes: the environment is read by :meth:`from_env`
+        alone, from the mapping it is given (no ``.env`` files, no secrets dir)."""
+        return (init_settings,)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         """Raises ConfigError naming the variable when a value is invalid."""
-        state = environ.get(ENV_PREFIX + "STATE_DIR")
-        pass_env = environ.get(ENV_PREFIX + "PASS_ENV", "")
-        return cls(
-            state_dir=Path(state) if state else default_state_dir(environ),
-            cli_path=environ.get(ENV_PREFIX + "CLI_PATH") or None,
-            timeout=_positive_float(environ.get(ENV_PREFIX + "TIMEOUT"), ENV_PREFIX + "TIMEOUT", DEFAULT_TIMEOUT),
-            cli_max_retries=_non_negative_int(
-                environ.get(ENV_PREFIX + "CLI_MAX_RETRIES"),
-                ENV_PREFIX + "CLI_MAX_RETRIES",
-                DEFAULT_CLI_MAX_RETRIES,
-            ),
-            base_url=environ.get("ANTHROPIC_BASE_URL") or None,
-            pass_env=tuple(name.strip() for name in pass_env.split(",") if name.strip()),
-            pool=_flag(environ.get(ENV_PREFIX + "POOL"), ENV_PREFIX + "POOL", True),
-            max_processes=_max_processes(environ),
-            max_queue=_non_negative_int(*_env(environ, "MAX_QUEUE"), 16),
-            idle_ttl=_positive_float(*_env(environ, "IDLE_TTL"), 300.0),
-            spares=_non_negative_int(*_env(environ, "SPARES"), 1),
-            shutdown_grace=_non_negative_float(*_env(environ, "SHUTDOWN_GRACE"), 10.0),
-            tool_wait=_non_negative_float(*_env(environ, "TOOL_WAIT"), DEFAULT_TOOL_WAIT),
-        )
+        values = _EnvironSource(cls, environ)()
+        values.setdefault("state_dir", default_state_dir(environ))
+        if "max_processes" not in values:  # read the machine only when the variable is unset
+            values["max_processes"] = capacity.machine_capacity().processes
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise _config_error(exc, variable_name) from None
 
     def for_deployment(self, api_base: str | None, tuning: DeploymentTuning | None = None) -> Settings:
         """These settings with a deployment's ``api_base`` and tuning applied."""
@@ -115,7 +225,7 @@ class Settings:
             changes["cli_max_retries"] = tuning.cli_max_retries
         if tuning is not None and tuning.tool_wait is not None:
             changes["tool_wait"] = tuning.tool_wait
-        return replace(self, **changes) if changes else self
+        return self.model_copy(update=changes) if changes else self
 
     @property
     def workspace(self) -> Path:
@@ -137,14 +247,69 @@ class Settings:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-@dataclass(frozen=True)
-class DeploymentTuning:
+class _EnvironSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of
+    ``os.environ``, so callers and tests never touch the process's environment.
+    ``_load_env_vars`` is the hook its own dotenv source overrides the same way."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def variable_name(field_name: str) -> str:
+    """The environment variable a Settings field (or its alias) is read from."""
+    for name, info in Settings.model_fields.items():
+        if field_name in (name, info.validation_alias):
+            alias = info.validation_alias
+            return alias if isinstance(alias, str) else ENV_PREFIX + name.upper()
+    return field_name
+
+
+def log_level(environ: Mapping[str, str] = os.environ) -> str:
+    """``LOG_LEVEL`` alone, for logging set up before (and whatever) the other settings hold."""
+    name = variable_name("log_level")
+    try:
+        return str(_log_level(environ.get(name) or Settings.model_fields["log_level"].default))
+    except PydanticCustomError as exc:
+        raise ConfigError(f"{name} {exc.message()}") from None
+
+
+def settings_table() -> str:
+    """The README's Configuration table, from the fields: variable, default, meaning."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        shown = extra.get("shown_default")
+        default = shown if isinstance(shown, str) else _shown(info.default)
+        meaning = (info.description or "").replace("|", "\\|")
+        lines.append(f"| `{variable_name(name)}` | {default} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def _shown(default: Any) -> str:
+    """A default as a person would set it: 1/0 for flags, 600 rather than 600.0."""
+    if isinstance(default, bool):
+        return "1" if default else "0"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
+class DeploymentTuning(BaseModel):
     """A deployment's ``model_info.claude_code``; None: the server-wide value."""
 
-    spares: int | None = None
-    idle_ttl: float | None = None
-    cli_max_retries: int | None = None
-    tool_wait: float | None = None
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spares: Annotated[int | None, BeforeValidator(_count)] = None
+    idle_ttl: Annotated[float | None, BeforeValidator(_seconds(zero=False))] = None
+    cli_max_retries: Annotated[int | None, BeforeValidator(_count)] = None
+    tool_wait: Annotated[float | None, BeforeValidator(_seconds(zero=True))] = None
+    # Bedrock / Vertex AI / Foundry for this deployment: checked by _claude.credentials.cloud_credentials.
+    env: dict[str, str | int | bool] | None = None
 
     @classmethod
     def from_litellm_params(cls, litellm_params: Mapping[str, Any] | None) -> DeploymentTuning:
@@ -155,20 +320,24 @@ class DeploymentTuning:
             return cls()
         if not isinstance(raw, Mapping):
             raise ConfigError("model_info.claude_code must be a mapping")
-        unknown = set(raw) - {"spares", "idle_ttl", "cli_max_retries", "tool_wait"}
-        if unknown:
-            raise ConfigError(f"model_info.claude_code: unknown setting(s) {', '.join(sorted(unknown))}")
-        where = "model_info.claude_code."
-        return cls(
-            spares=None if raw.get("spares") is None else _non_negative_int(raw["spares"], where + "spares", 0),
-            idle_ttl=None if raw.get("idle_ttl") is None else _positive_float(raw["idle_ttl"], where + "idle_ttl", 1),
-            cli_max_retries=None
-            if raw.get("cli_max_retries") is None
-            else _non_negative_int(raw["cli_max_retries"], where + "cli_max_retries", 0),
-            tool_wait=None
-            if raw.get("tool_wait") is None
-            else _non_negative_float(raw["tool_wait"], where + "tool_wait", 0),
-        )
+        try:
+            return cls.model_validate(dict(raw))
+        except ValidationError as exc:
+            raise _config_error(exc, lambda key: f"model_info.claude_code.{key}") from None
+
+
+def _config_error(error: ValidationError, name: Callable[[str], str]) -> ConfigError:
+    """One ConfigError for every problem pydantic found, each naming where it was set."""
+    problems = []
+    for item in error.errors():
+        where = name(str(item["loc"][0]) if item["loc"] else "")
+        if item["type"] == _INVALID:
+            problems.append(f"{where} {item['msg']}")
+        elif item["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown setting")
+        else:
+            problems.append(f"{where}: {item['msg']}")
+    return ConfigError("; ".join(problems))
 
 
 def request_timeout(timeout: Any, default: float) -> float:
@@ -183,60 +352,3 @@ def request_timeout(timeout: Any, default: float) -> float:
         if isinstance(value, (int, float)) and value > 0:
             return float(value)
     return default
-
-
-def _env(environ: Mapping[str, str], name: str) -> tuple[str | None, str]:
-    """A setting's raw value and its full variable name, for the parsers below."""
-    return environ.get(ENV_PREFIX + name), ENV_PREFIX + name
-
-
-def _max_processes(environ: Mapping[str, str]) -> int:
-    """The variable when set, else what this machine's memory holds (read only then)."""
-    raw, name = _env(environ, "MAX_PROCESSES")
-    if raw is None or raw == "":
-        return capacity.machine_capacity().processes
-    return max(1, _non_negative_int(raw, name, 1))
-
-
-def _flag(raw: Any, name: str, default: bool) -> bool:
-    if raw is None or raw == "":
-        return default
-    value = str(raw).strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
-
-
-def _seconds(raw: Any, name: str, default: float, *, zero: bool) -> float:
-    """A number of seconds from a setting; ``zero``: 0 is allowed (it turns a wait off)."""
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
-    if value < 0 or (value == 0 and not zero):
-        raise ConfigError(f"{name} must be {'zero or more' if zero else 'positive'}, got {raw!r}")
-    return value
-
-
-def _positive_float(raw: Any, name: str, default: float) -> float:
-    return _seconds(raw, name, default, zero=False)
-
-
-def _non_negative_float(raw: Any, name: str, default: float) -> float:
-    return _seconds(raw, name, default, zero=True)
-
-
-def _non_negative_int(raw: Any, name: str, default: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from fake_anthropic import FakeAnthropic, Reply
+from harness import Proxy, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -146,7 +147,9 @@ def test_streaming_usage_with_include_usage(client: Any, fake: FakeAnthropic) ->
     assert usage.prompt_tokens_details.cached_tokens == 1000
 
 
-def test_max_tokens_reaches_upstream_and_length_ends_after_one_call(client: Any, fake: FakeAnthropic) -> None:
+def test_max_tokens_reaches_upstream_and_length_ends_after_one_call(
+    client: Any, fake: FakeAnthropic, proxy: Proxy
+) -> None:
     fake.script(Reply(text=["cut", " short"], stop_reason="max_tokens", output_tokens=5))
     response = client.chat.completions.create(
         model="sonnet", messages=[{"role": "user", "content": "write a lot"}], max_tokens=5
@@ -157,20 +160,20 @@ def test_max_tokens_reaches_upstream_and_length_ends_after_one_call(client: Any,
     # Left alone the CLI asks the model to continue, three more times. It sends
     # the first continuation within milliseconds, before it can be stopped;
     # the process is then ended, so no further call follows (a known limit).
-    time.sleep(1.0)
+    assert wait_for(lambda: not proxy.cli_processes(), timeout=15)  # this proxy: a process per request
     requests = fake.message_requests()
     assert 1 <= len(requests) <= 2
     assert requests[0].body["max_tokens"] == 5
 
 
-def test_streaming_length_finish_reason(client: Any, fake: FakeAnthropic) -> None:
+def test_streaming_length_finish_reason(client: Any, fake: FakeAnthropic, proxy: Proxy) -> None:
     fake.script(Reply(text=["cut"], stop_reason="max_tokens"))
     stream = client.chat.completions.create(
         model="sonnet", messages=[{"role": "user", "content": "x"}], stream=True, max_tokens=3
     )
     reasons = [c.choices[0].finish_reason for c in stream if c.choices and c.choices[0].finish_reason]
     assert reasons == ["length"]
-    time.sleep(1.0)
+    assert wait_for(lambda: not proxy.cli_processes(), timeout=15)
     assert len(fake.message_requests()) <= 2
 
 

@@ -28,7 +28,7 @@ def test_upstream_401_is_401_with_setup_token_advice(client: Any, proxy: Proxy, 
     with pytest.raises(openai.AuthenticationError) as caught:
         client.chat.completions.create(model="sonnet", messages=HI)
     assert caught.value.status_code == 401
-    assert "claude setup-token" in str(caught.value)
+    assert "litellm-claude-code setup-token" in str(caught.value)
     assert time.monotonic() - started < 10  # no minutes of retries
     assert wait_for(lambda: proxy.cli_processes() == [], timeout=2)
 

@@ -65,7 +65,7 @@ def test_upstream_error_raises_litellm_exception(provider: ClaudeCodeLLM, fake: 
     fake.default_reply = Reply(status=401)
     with pytest.raises(litellm.AuthenticationError) as caught:
         litellm.completion(model="claude-code/sonnet", messages=HI)
-    assert "claude setup-token" in str(caught.value)
+    assert "litellm-claude-code setup-token" in str(caught.value)
 
 
 def test_missing_cli_names_what_to_install(
@@ -129,3 +129,24 @@ def test_making_a_provider_adds_no_litellm_callback(fake: FakeAnthropic) -> None
     before = list(litellm.callbacks)
     ClaudeCodeLLM().shutdown()
     assert litellm.callbacks == before
+
+
+async def test_a_provider_used_as_a_context_manager_ends_its_warm_processes(
+    fake: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psutil
+
+    monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", OAUTH_TOKEN)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+
+    def running_cli() -> list[psutil.Process]:
+        return [p for p in psutil.Process().children(recursive=True) if p.name() == "claude"]
+
+    with ClaudeCodeLLM(Settings(state_dir=tmp_path / "state", base_url=fake.base_url, cli_max_retries=0)) as handler:
+        litellm_claude_code.register(handler)
+        try:
+            await litellm.acompletion(model="claude-code/sonnet", messages=HI)
+            assert running_cli()  # the pool keeps the process warm
+        finally:
+            litellm_claude_code.register()
+    assert wait_for(lambda: not running_cli(), timeout=10)

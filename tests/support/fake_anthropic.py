@@ -599,3 +599,20 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def rate_limited(reset: int) -> Reply:
+    """A subscription's limit as the API reports it: 429 with the unified
+    rate-limit headers naming the 5-hour window and its reset (unix seconds)."""
+    return Reply(
+        status=429,
+        error_message="rate limited",
+        headers={
+            "anthropic-ratelimit-unified-status": "rejected",
+            "anthropic-ratelimit-unified-reset": str(reset),
+            "anthropic-ratelimit-unified-5h-status": "rejected",
+            "anthropic-ratelimit-unified-5h-utilization": "1.0",
+            "anthropic-ratelimit-unified-5h-reset": str(reset),
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+        },
+    )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -319,16 +320,24 @@ def test_doctor_command_prints_the_process_cap(tmp_path: Path) -> None:
     assert f"[ok  ] Process cap: 7 Claude Code processes at once, set by {VARIABLE}." in pinned.output
 
 
-def test_serve_prints_the_cap_before_starting_the_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_prints_the_cap_once_the_proxy_has_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[Path] = []
-    monkeypatch.setattr(cli, "_run_proxy", lambda config, *_: started.append(config))
+
+    def run_proxy(config: Path, *_: object, on_started: Callable[[], None]) -> None:
+        started.append(config)
+        on_started()  # what ServingApp does once LiteLLM's app has started
+
+    monkeypatch.setattr(cli, "_run_proxy", run_proxy)
     # serve writes these into os.environ for the proxy; monkeypatch restores them.
     monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-test-master-key-0123456789abcdef0123456789")
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "s"), "XDG_CONFIG_HOME": str(tmp_path / "c")}
     derived = CliRunner().invoke(cli.main, ["serve"], env={**env, VARIABLE: None})
     assert derived.exit_code == 0, derived.output
-    assert f"Process cap: {machine_capacity().reason}; set {VARIABLE} to change it.\n" in derived.stderr
+    assert f"litellm-claude-code: Process cap: {machine_capacity().reason}; set {VARIABLE} to change it.\n" in (
+        derived.stderr
+    )
     pinned = CliRunner().invoke(cli.main, ["serve"], env={**env, VARIABLE: "2"})
     assert f"Process cap: 2 Claude Code processes at once, set by {VARIABLE}.\n" in pinned.stderr
+    assert "Using the master key in LITELLM_MASTER_KEY." in pinned.stderr
     assert len(started) == 2

@@ -46,7 +46,7 @@ def test_weak_master_keys_are_refused(weak: str) -> None:
 
 def test_doctor_reports_missing_credentials_and_cli(tmp_path: Path) -> None:
     missing = check_credentials({"HOME": str(tmp_path)})
-    assert missing.status == "fail" and "claude setup-token" in missing.detail
+    assert missing.status == "fail" and "litellm-claude-code setup-token" in missing.detail
     cli = check_cli(Settings(state_dir=tmp_path, cli_path=str(tmp_path / "nope")))
     assert cli.status == "fail" and "pip install claude-agent-sdk" in cli.detail
 

@@ -57,7 +57,7 @@ def test_every_sdk_error_kind_is_mapped() -> None:
 
 
 def test_auth_error_tells_how_to_get_a_token() -> None:
-    assert "claude setup-token" in str(to_litellm(UpstreamError("Invalid", status=401), "sonnet"))
+    assert "litellm-claude-code setup-token" in str(to_litellm(UpstreamError("Invalid", status=401), "sonnet"))
 
 
 def test_rate_limit_carries_retry_after_header() -> None:

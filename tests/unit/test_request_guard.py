@@ -15,6 +15,7 @@ from litellm_claude_code.proxy_hooks import (
     check_request,
     drop_unsafe_guardrails,
     request_validator,
+    server_timeout,
     timeout_limit,
 )
 
@@ -160,6 +161,7 @@ def test_hook_answers_400_and_leaves_other_providers_alone() -> None:
 
 def test_timeout_limit_is_the_servers_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITELLM_CLAUDE_CODE_TIMEOUT", "120")
-    assert timeout_limit("claude-code/sonnet") == 120
+    assert server_timeout() == 120
+    assert timeout_limit("claude-code/sonnet", server_timeout()) == 120
     monkeypatch.setenv("LITELLM_CLAUDE_CODE_TIMEOUT", "not a number")
-    assert timeout_limit("claude-code/sonnet") == 600
+    assert server_timeout() == 600

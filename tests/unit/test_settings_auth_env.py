@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from litellm_claude_code._claude.credentials import resolve_credentials
 from litellm_claude_code._claude.environment import cli_environment
@@ -45,6 +46,87 @@ def test_bad_settings_name_the_variable(name: str, value: str) -> None:
     assert f"LITELLM_CLAUDE_CODE_{name}" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TIMEOUT", "-1", "must be positive, got '-1'"),
+        ("TIMEOUT", "0", "must be positive, got '0'"),
+        ("TIMEOUT", "nan", "must be a number of seconds, got 'nan'"),
+        ("IDLE_TTL", "soon", "must be a number of seconds, got 'soon'"),
+        ("TOOL_WAIT", "-1", "must be zero or more, got '-1'"),
+        ("SHUTDOWN_GRACE", "-0.5", "must be zero or more, got '-0.5'"),
+        ("SPARES", "-1", "must not be negative, got '-1'"),
+        ("MAX_QUEUE", "1.5", "must be a whole number, got '1.5'"),
+        ("POOL", "maybe", "must be 1 or 0, got 'maybe'"),
+        ("LOG_LEVEL", "loud", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'loud'"),
+    ],
+)
+def test_bad_settings_say_what_is_wrong(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"HOME": "/h", f"LITELLM_CLAUDE_CODE_{name}": value})
+    assert str(caught.value) == f"LITELLM_CLAUDE_CODE_{name} {message}"
+
+
+def test_every_bad_setting_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"HOME": "/h", "LITELLM_CLAUDE_CODE_TIMEOUT": "-1", "LITELLM_CLAUDE_CODE_POOL": "2"})
+    assert str(caught.value) == (
+        "LITELLM_CLAUDE_CODE_TIMEOUT must be positive, got '-1'; LITELLM_CLAUDE_CODE_POOL must be 1 or 0, got '2'"
+    )
+
+
+def test_empty_values_are_defaults_and_edge_values_parse(tmp_path: Path) -> None:
+    names = ("TIMEOUT", "CLI_PATH", "PASS_ENV", "POOL", "LOG_LEVEL", "STATE_DIR", "TOOL_WAIT", "MAX_QUEUE")
+    empty = Settings.from_env({"HOME": str(tmp_path), **{f"LITELLM_CLAUDE_CODE_{name}": "" for name in names}})
+    assert (empty.timeout, empty.cli_path, empty.pass_env, empty.pool) == (600, None, (), True)
+    assert (empty.log_level, empty.tool_wait, empty.max_queue, empty.base_url) == ("WARNING", 300, 16, None)
+    edge = Settings.from_env(
+        {
+            "LITELLM_CLAUDE_CODE_STATE_DIR": str(tmp_path),
+            "LITELLM_CLAUDE_CODE_POOL": "off",
+            "LITELLM_CLAUDE_CODE_TOOL_WAIT": "0",
+            "LITELLM_CLAUDE_CODE_MAX_PROCESSES": "0",
+            "LITELLM_CLAUDE_CODE_LOG_LEVEL": "debug",
+            "LITELLM_CLAUDE_CODE_SHUTDOWN_GRACE": "2.5",
+            "LITELLM_CLAUDE_CODE_PORT": "4000",  # compose's, not a setting: left alone
+        }
+    )
+    assert (edge.pool, edge.tool_wait, edge.max_processes, edge.log_level) == (False, 0, 1, "DEBUG")
+    assert edge.shutdown_grace == 2.5 and edge.state_dir == tmp_path
+
+
+def test_only_the_given_environment_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LITELLM_CLAUDE_CODE_TIMEOUT", "5")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://process-env")
+    assert Settings.from_env({"HOME": str(tmp_path)}).timeout == 600
+    direct = Settings(state_dir=tmp_path)
+    assert (direct.timeout, direct.base_url) == (600, None)
+    assert Settings.from_env().timeout == 5  # the default mapping is the process's environment
+
+
+def test_settings_built_directly_are_validated_and_frozen(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="must be positive"):
+        Settings(state_dir=tmp_path, timeout=-1)
+    with pytest.raises(ValidationError, match="no_such_setting"):
+        Settings(state_dir=tmp_path, no_such_setting=1)
+    settings = Settings(state_dir=tmp_path, base_url="http://gw", pass_env=["A"])
+    assert settings == Settings(state_dir=tmp_path, base_url="http://gw", pass_env=("A",))
+    with pytest.raises(ValidationError):
+        settings.timeout = 1
+
+
+def test_log_level_is_read_alone_for_the_command_line() -> None:
+    from litellm_claude_code.settings import log_level
+
+    assert log_level({}) == "WARNING"
+    assert log_level({"LITELLM_CLAUDE_CODE_LOG_LEVEL": " info", "LITELLM_CLAUDE_CODE_TIMEOUT": "-1"}) == "INFO"
+    with pytest.raises(ConfigError) as caught:
+        log_level({"LITELLM_CLAUDE_CODE_LOG_LEVEL": "loud"})
+    assert str(caught.value) == (
+        "LITELLM_CLAUDE_CODE_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'loud'"
+    )
+
+
 def test_request_timeout_forms() -> None:
     assert request_timeout(None, 600) == 600
     assert request_timeout(12, 600) == 12
@@ -60,7 +142,6 @@ def test_credentials_order() -> None:
     assert resolve_credentials(None, {"ANTHROPIC_API_KEY": "k"}).kind == "api_key"
     login = resolve_credentials(None, {"HOME": "/home/u"})
     assert login.kind == "login" and login.env == {}
-    assert "/home/u/.claude" in login.source
 
 
 def test_credentials_repr_hides_the_secret() -> None:
@@ -117,3 +198,22 @@ def test_deployment_tuning_from_model_info() -> None:
     for bad, name in (({"spares": -1}, "spares"), ({"idle_ttl": "soon"}, "idle_ttl"), ({"pool_size": 3}, "pool_size")):
         with pytest.raises(ConfigError, match=name):
             DeploymentTuning.from_litellm_params({"model_info": {"claude_code": bad}})
+    assert DeploymentTuning.from_litellm_params({"model_info": {"claude_code": {"tool_wait": 0}}}).tool_wait == 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"spares": -1}, "model_info.claude_code.spares must not be negative, got -1"),
+        ({"idle_ttl": 0}, "model_info.claude_code.idle_ttl must be positive, got 0"),
+        ({"tool_wait": "later"}, "model_info.claude_code.tool_wait must be a number of seconds, got 'later'"),
+        ({"cli_max_retries": "x"}, "model_info.claude_code.cli_max_retries must be a whole number, got 'x'"),
+        ({"pool_size": 3}, "model_info.claude_code.pool_size: unknown setting"),
+    ],
+)
+def test_bad_deployment_tuning_says_what_is_wrong(bad: dict[str, object], message: str) -> None:
+    from litellm_claude_code.settings import DeploymentTuning
+
+    with pytest.raises(ConfigError) as caught:
+        DeploymentTuning.from_litellm_params({"model_info": {"claude_code": bad}})
+    assert str(caught.value) == message

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import PoolClosed, PoolFull
+from .metrics import Metrics, PoolGauges
 from .options import LaunchSpec
 from .process import Deadline, Phase, Session
 from .types import Conversation, Turn
@@ -118,9 +119,12 @@ class Pool:
         *,
         factory: SessionFactory,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         self.limits = limits
         self._factory = factory
+        self.metrics = metrics or Metrics()
+        self.metrics.watch(self.gauges)
         self._clock = clock
         self._entries: list[Entry] = []
         self._running = 0
@@ -145,6 +149,12 @@ class Pool:
 
     def count(self, state: State | None = None) -> int:
         return sum(1 for e in self._entries if state is None or e.state is state)
+
+    def gauges(self) -> PoolGauges:
+        """The live counts a metrics scrape reads."""
+        counts = {state.value: self.count(state) for state in State}
+        limits = self.limits
+        return PoolGauges(counts, len(self._waiters), self._running, limits.max_processes, limits.max_queue)
 
     # -- acquire / release -------------------------------------------------
     async def acquire(
@@ -181,10 +191,12 @@ class Pool:
         await self._take_slot(deadline)
         answered = frozenset(tool_results) if tool_results is not None else None
         try:
-            return await self._lease(key, spec, conversation, deadline, answered)
+            lease = await self._lease(key, spec, conversation, deadline, answered)
         except BaseException:
             self._give_slot()
             raise
+        self.metrics.record_lease(lease.mode)
+        return lease
 
     async def release(
         self, lease: Lease, *, reusable: bool, holds: list[Turn] | None, parked: frozenset[str] | None = None
@@ -323,6 +335,7 @@ class Pool:
             self._running += 1
             return
         if len(self._waiters) >= self.limits.max_queue:
+            self.metrics.record_rejected("queue_full")
             raise PoolFull(
                 f"all {self.limits.max_processes} Claude Code processes are busy and "
                 f"{self.limits.max_queue} requests are waiting",
@@ -428,6 +441,7 @@ class Pool:
 
     async def _start_for(self, key: PoolKey, spec: LaunchSpec, conversation: Conversation, deadline: Deadline) -> Lease:
         entry = self._new_entry(key, spec, conversation, State.STARTING)
+        self.metrics.record_start("request")
         started = False
         try:
             await entry.session.start(timeout=max(0.1, min(self.limits.start_timeout, deadline.remaining())))
@@ -466,6 +480,7 @@ class Pool:
         room = 0 if self._waiters else max(0, self.limits.max_processes - len(self._entries))
         for _ in range(min(missing - starting, room)):
             entry = self._new_entry(key, spec, Conversation(spec.system_prompt, (), ()), State.STARTING)
+            self.metrics.record_start("spare")
             self._spawn(self._start_spare(entry))
 
     async def _reset_spare(self, entry: Entry) -> None:
@@ -484,8 +499,9 @@ class Pool:
         try:
             await entry.session.start(timeout=self.limits.start_timeout)
             started = True
-        except Exception:
-            logger.warning("a spare Claude Code process failed to start", exc_info=True)
+        except Exception as exc:  # nobody waits for a spare: say so in one line
+            if not self._draining:
+                logger.warning("a spare Claude Code process failed to start: %s", exc)
         finally:
             if started and not self._draining and entry.state is State.STARTING:
                 self._set(entry, State.IDLE)
@@ -526,12 +542,15 @@ class Pool:
 class OneShot:
     """The pool's interface without a pool: a process per request, ended after it."""
 
-    def __init__(self, factory: SessionFactory, start_timeout: float = 60.0) -> None:
+    def __init__(self, factory: SessionFactory, start_timeout: float = 60.0, metrics: Metrics | None = None) -> None:
         self._factory = factory
         self._start_timeout = start_timeout
+        self.metrics = metrics or Metrics()
 
     async def acquire(self, spec: LaunchSpec, conversation: Conversation, *, deadline: Deadline, **_: Any) -> Lease:
         session = self._factory(spec, conversation, lambda _: None)
+        self.metrics.record_start("request")
+        self.metrics.record_lease("start")
         await session.start(timeout=max(0.001, min(self._start_timeout, deadline.remaining())))
         return Lease(Entry(session, spec.key(), spec, State.LEASED), "start")
 

@@ -24,6 +24,7 @@ around it is not part of the answer.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,11 +42,12 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from ..errors import SchemaMismatch, UpstreamError, WorkerError
+from ..errors import ExtraUsageRequired, SchemaMismatch, UpstreamError, WorkerError
 from .client_tools import client_name
 from .options import STRUCTURED_OUTPUT_TOOL
 from .types import (
     FinishReason,
+    RateLimit,
     ReasoningDelta,
     Restart,
     StreamItem,
@@ -84,6 +86,40 @@ def lost_mid_answer() -> UpstreamError:
         ),
         kind="connection_lost",
     )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _seconds(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def rate_limit_of(info: Any) -> RateLimit:
+    """The SDK's ``RateLimitInfo`` as a :class:`RateLimit`; the per-window
+    figures come from its raw ``unifiedWindows`` (measured, CLI 2.1.330)."""
+    windows = _mapping(_mapping(getattr(info, "raw", None)).get("unifiedWindows"))
+    five, seven = _mapping(windows.get("five_hour")), _mapping(windows.get("seven_day"))
+    return RateLimit(
+        status=str(info.status),
+        resets_at=_seconds(info.resets_at),
+        window=info.rate_limit_type,
+        utilization_5h=_number(five.get("utilization")),
+        utilization_7d=_number(seven.get("utilization")),
+        reset_5h=_seconds(five.get("resetsAt")),
+        reset_7d=_seconds(seven.get("resetsAt")),
+    )
+
+
+def _classified(error: UpstreamError) -> UpstreamError:
+    """The typed error for a rejection that has its own meaning (extra usage)."""
+    return ExtraUsageRequired.of(error) if ExtraUsageRequired.matches(error) else error
 
 
 def _plus(a: Usage, b: Usage) -> Usage:
@@ -141,6 +177,7 @@ class TurnAssembler:
         self._error: UpstreamError | None = None
         self._last_status: int | None = None
         self._retry_after: int | None = None
+        self.rate_limit: RateLimit | None = None  # the CLI's latest report for this turn
         self._schema_problem: str | None = None
 
     @property
@@ -179,9 +216,9 @@ class TurnAssembler:
                 return self._restart()
             return []
         if isinstance(message, RateLimitEvent):
-            info = message.rate_limit_info
-            if info.status == "rejected" and info.resets_at:
-                self._retry_after = max(0, int(info.resets_at - self._clock()))
+            self.rate_limit = rate_limit_of(message.rate_limit_info)
+            if self.rate_limit.status == "rejected" and self.rate_limit.resets_at:
+                self._retry_after = max(0, int(self.rate_limit.resets_at - self._clock()))
             return []
         if isinstance(message, ResultMessage):
             return self._on_result(message)
@@ -194,7 +231,7 @@ class TurnAssembler:
     def finish_without_result(self) -> TurnResult:
         """The CLI's messages ended with no result: say what is known, or fail."""
         if self._error is not None:
-            raise self._error
+            raise _classified(self._error)
         if self._attempt.stopped:
             return self._complete()
         raise WorkerError("Claude Code CLI ended before it finished the answer")
@@ -336,19 +373,19 @@ class TurnAssembler:
             if error.retry_after is None:
                 error.retry_after = self._retry_after
             self.done = True
-            raise error
+            raise _classified(error)
         attempt = self._attempt
         if not attempt.started and message.usage:
             attempt.usage.update(message.usage)
         attempt.stop_reason = attempt.stop_reason or message.stop_reason
         self.ended_by_result = True
-        result = self._complete(cost=message.total_cost_usd, session_id=message.session_id)
+        result = self._complete(cost=message.total_cost_usd)
         if self.structured:
             result.structured_output = message.structured_output
             result.finish_reason = "stop"
         return [result]
 
-    def _complete(self, cost: float | None = None, session_id: str | None = None) -> TurnResult:
+    def _complete(self, cost: float | None = None) -> TurnResult:
         """The result; "tool_calls" only when a client call reached the client."""
         self.done = True
         stop_reason = self._attempt.stop_reason
@@ -360,8 +397,8 @@ class TurnAssembler:
             usage=self.usage,
             model=self.model,
             cost_usd=cost,
-            session_id=session_id,
             stop_reason=stop_reason,
+            rate_limit=self.rate_limit,
         )
 
 
@@ -411,3 +448,45 @@ class StopFilter:
         if isinstance(item, ToolCallDelta) and self.hit:
             return []
         return [item]
+
+
+class LimitWatch:
+    """Each credential's latest limit report, logged when it changes (not at
+    every request: utilization moves with each one). One per provider: no
+    global state. A CLI process reports only when its view changes, so an
+    answer without a report carries the credential's latest one."""
+
+    def __init__(self, log: Any = None) -> None:
+        self._log = log or logging.getLogger(__name__)
+        self._latest: dict[str, RateLimit] = {}
+
+    def update(self, credential: str, limit: RateLimit | None) -> RateLimit | None:
+        """Record ``limit`` (None: no new report) and return the latest known one."""
+        if limit is None:
+            return self._latest.get(credential)
+        before = self._latest.get(credential)
+        self._latest[credential] = limit
+        if before is None or (before.status, before.window, before.resets_at) != (
+            limit.status,
+            limit.window,
+            limit.resets_at,
+        ):
+            self._report(credential, limit)
+        return limit
+
+    def _report(self, credential: str, limit: RateLimit) -> None:
+        level = logging.INFO if limit.status == "allowed" else logging.WARNING
+        self._log.log(
+            level,
+            "claude-code limits of credential %s: %s (window %s, resets at %s, 5h %s, 7d %s)",
+            credential,
+            limit.status,
+            limit.window or "-",
+            limit.resets_at or "-",
+            _percent(limit.utilization_5h),
+            _percent(limit.utilization_7d),
+        )
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"

@@ -6,12 +6,13 @@ the package, so every other module can depend on it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["user", "assistant"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
-AuthKind = Literal["oauth_token", "api_key", "login"]
+AuthKind = Literal["oauth_token", "api_key", "login", "cloud"]  # cloud: Bedrock, Vertex AI or Foundry
 
 # An Anthropic content block (``{"type": "text", "text": ...}``, ``image``...).
 ContentBlock = dict[str, Any]
@@ -44,7 +45,15 @@ class Credentials:
 
     kind: AuthKind
     env: dict[str, str] = field(repr=False)
-    source: str  # where it came from, for messages; never the secret itself
+
+    @property
+    def id(self) -> str:
+        """A short, non-reversible name for this credential (its own CLI state
+        directory, log lines, metric labels): never the secret itself."""
+        if self.kind == "login":
+            return "login"
+        secret = "\0".join(f"{name}={value}" for name, value in sorted(self.env.items()))
+        return f"{self.kind.replace('_', '-')}-{hashlib.sha256(secret.encode()).hexdigest()[:12]}"
 
 
 @dataclass
@@ -96,6 +105,20 @@ class ToolCallDelta:
     name: str | None = None
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """The subscription limits the CLI last reported (its ``rate_limit_event``,
+    made from the upstream's ``anthropic-ratelimit-unified-*`` headers)."""
+
+    status: str  # allowed, allowed_warning, rejected
+    resets_at: int | None = None  # unix seconds, of the window that decides ``status``
+    window: str | None = None  # five_hour, seven_day, ..., overage
+    utilization_5h: float | None = None  # 0..1 (can pass 1)
+    utilization_7d: float | None = None
+    reset_5h: int | None = None
+    reset_7d: int | None = None
+
+
 @dataclass
 class TurnResult:
     """How the answer ended, once it has."""
@@ -104,9 +127,9 @@ class TurnResult:
     usage: Usage
     model: str | None = None
     cost_usd: float | None = None
-    session_id: str | None = None
     stop_reason: str | None = None  # the upstream's own word
     structured_output: Any = None  # the parsed JSON, when the request asked for it
+    rate_limit: RateLimit | None = None  # what the CLI reported for this turn, if anything
 
 
 @dataclass(frozen=True)

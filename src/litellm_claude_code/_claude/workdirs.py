@@ -33,38 +33,38 @@ KEPT_BACKUPS = 2
 class RunDir:
     path: Path
     _lock_fd: int
-    _cli_sessions: Path | None = None
+    _cli_sessions: tuple[Path, ...] = ()
 
     @classmethod
-    def claim(cls, runs: Path, transcripts: tuple[Path, ...] = (), backups: Path | None = None) -> RunDir:
+    def claim(cls, runs: Path, transcripts: tuple[Path, ...] = (), backups: tuple[Path, ...] = ()) -> RunDir:
         """A new run directory under ``runs``, after sweeping what dead owners left.
 
         ``transcripts`` are the directories where this provider's CLIs find
         their resumed sessions; stale files there are removed too. ``backups``
-        is where the CLI keeps copies of its state file (one more per start
-        that rewrites it) in a config directory of our own: only the newest
-        few are kept, and the per-process session files (``sessions/<pid>.*``)
-        of CLIs that are gone are removed.
+        are where the CLI keeps copies of its state file (one more per start
+        that rewrites it) in config directories of our own (one per
+        credential): only the newest few are kept, and the per-process session
+        files (``sessions/<pid>.*``) of CLIs that are gone are removed.
         """
         runs.mkdir(mode=0o700, parents=True, exist_ok=True)
         removed = sweep_runs(runs) + sweep_transcripts(transcripts)
-        if backups is not None:
-            removed += prune_backups(backups) + sweep_cli_sessions(backups.parent / "sessions")
+        for folder in backups:
+            removed += prune_backups(folder) + sweep_cli_sessions(folder.parent / "sessions")
         if removed:
             logger.info("removed %d file(s) and folder(s) left by a previous run", removed)
         path = runs / uuid.uuid4().hex
         path.mkdir(mode=0o700)
         descriptor = os.open(path / LOCK_NAME, os.O_WRONLY | os.O_CREAT, 0o600)
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return cls(path, descriptor, backups.parent / "sessions" if backups is not None else None)
+        return cls(path, descriptor, tuple(folder.parent / "sessions" for folder in backups))
 
     def release(self) -> None:
         """Remove the run directory and drop the lock (idempotent)."""
         if self._lock_fd < 0:
             return
         shutil.rmtree(self.path, ignore_errors=True)
-        if self._cli_sessions is not None:
-            sweep_cli_sessions(self._cli_sessions)
+        for folder in self._cli_sessions:
+            sweep_cli_sessions(folder)
         with contextlib.suppress(OSError):
             os.close(self._lock_fd)
         self._lock_fd = -1

@@ -20,7 +20,10 @@ from litellm.types.utils import (
 )
 from litellm.types.utils import Usage as LiteLLMUsage
 
-from .._claude.types import ToolCallDelta, TurnResult, Usage
+from .._claude.types import RateLimit, ToolCallDelta, TurnResult, Usage
+
+# LiteLLM sends a provider's response headers to the client as `llm_provider-<name>`.
+RATE_LIMIT_HEADER = "llm_provider-anthropic-ratelimit-unified"
 
 
 def litellm_usage(usage: Usage) -> LiteLLMUsage:
@@ -38,6 +41,28 @@ def litellm_usage(usage: Usage) -> LiteLLMUsage:
     )
 
 
+def rate_limit_headers(limit: RateLimit | None) -> dict[str, str]:
+    """The subscription limits the CLI reported, as the response headers
+    LiteLLM's own Anthropic provider forwards: the upstream's
+    ``anthropic-ratelimit-unified-*`` names and formats, ``llm_provider-``
+    prefixed: ``-status`` (allowed, allowed_warning, rejected),
+    ``-representative-claim`` (five_hour, seven_day, ...), ``-reset`` (unix
+    seconds), ``-5h-utilization``/``-7d-utilization`` (0..1), ``-5h-reset``/
+    ``-7d-reset``; only those the CLI reported."""
+    if limit is None:
+        return {}
+    values = {
+        "status": limit.status,
+        "representative-claim": limit.window,
+        "reset": limit.resets_at,
+        "5h-utilization": limit.utilization_5h,
+        "5h-reset": limit.reset_5h,
+        "7d-utilization": limit.utilization_7d,
+        "7d-reset": limit.reset_7d,
+    }
+    return {f"{RATE_LIMIT_HEADER}-{name}": str(value) for name, value in values.items() if value is not None}
+
+
 def provider_fields(result: TurnResult) -> dict[str, Any]:
     """What only Claude Code knows: its cost and the upstream's own stop reason."""
     fields: dict[str, Any] = {"stop_reason": result.stop_reason}
@@ -45,6 +70,8 @@ def provider_fields(result: TurnResult) -> dict[str, Any]:
         fields["claude_code_cost_usd"] = result.cost_usd
     if result.model:
         fields["upstream_model"] = result.model
+    if result.rate_limit is not None:
+        fields["rate_limit"] = rate_limit_headers(result.rate_limit)
     return fields
 
 
@@ -74,6 +101,9 @@ def fill_response(
     response.created = int(time.time())
     response.usage = litellm_usage(result.usage)  # type: ignore[attr-defined]
     response._hidden_params["provider_specific_fields"] = provider_fields(result)
+    # The proxy sends these as response headers.
+    headers = response._hidden_params.get("additional_headers") or {}
+    response._hidden_params["additional_headers"] = {**headers, **rate_limit_headers(result.rate_limit)}
     response.provider_specific_fields = provider_fields(result)  # type: ignore[attr-defined]
     return response
 

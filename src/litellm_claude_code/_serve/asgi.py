@@ -15,6 +15,9 @@ provider to drain (refuse new work, fail queued requests with 503, give
 running ones a grace period, then end every CLI), then lets uvicorn's own
 handler run. The handler is installed when the app starts (inside uvicorn's
 own signal capture, which it chains to), never at import.
+
+**GET /metrics** is answered here, from the provider's own registry (see
+:mod:`metrics_route`), before LiteLLM sees the request.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .metrics_route import is_scrape, serve_metrics
+
+if TYPE_CHECKING:
+    from .._claude.metrics import Metrics
+
+from .quiet_logs import note_call_id, track_call_id
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +49,35 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class ServingApp:
-    """Wraps an ASGI app; ``drain`` is awaited once, on the first stop signal."""
+    """Wraps an ASGI app; ``drain`` is awaited once, on the first stop signal;
+    ``on_started`` is called once the app has started (after LiteLLM's banner)."""
 
-    def __init__(self, app: ASGIApp, drain: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        drain: Callable[[], Awaitable[None]],
+        on_started: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.app = app
         self._drain = drain
+        self._on_started = on_started
+        self._metrics = metrics  # served at GET /metrics, before LiteLLM sees the request
         self._draining: asyncio.Task[None] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        # LiteLLM reaches for `proxy_server.app` (this wrapper, once `serve` runs) to mount
+        # routes, its own /metrics among them: they belong to the app it wraps.
+        if name == "app":
+            raise AttributeError(name)
+        return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             self._install_signal_handlers(asyncio.get_running_loop())
-            await self.app(scope, self._drained_before_shutdown(receive), send)
+            await self.app(scope, self._drained_before_shutdown(receive), self._told_when_started(send))
+        elif scope["type"] == "http" and self._metrics is not None and is_scrape(scope):
+            await serve_metrics(self._metrics, self.app, scope, receive, send)
         elif scope["type"] == "http":
             await _cancel_on_disconnect(self.app, scope, receive, send)
         else:
@@ -80,6 +108,14 @@ class ServingApp:
     def _start_draining(self) -> None:
         if self._draining is None:
             self._draining = asyncio.ensure_future(self._drain())
+
+    def _told_when_started(self, send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            await send(message)
+            if message.get("type") == "lifespan.startup.complete" and self._on_started is not None:
+                self._on_started()
+
+        return wrapped
 
     def _drained_before_shutdown(self, receive: Receive) -> Receive:
         """The app hears of the shutdown only once every CLI has ended (however the stop began)."""
@@ -132,10 +168,13 @@ async def _cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, se
         return message
 
     async def wrapped_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            note_call_id(call_id, message.get("headers") or [])
         if message["type"] == "http.response.body" and not message.get("more_body"):
             state["complete"] = True
         await send(message)
 
+    call_id = track_call_id()  # before the task: it runs in a copy of this context
     request = asyncio.ensure_future(app(scope, wrapped_receive, wrapped_send))
     try:
         await asyncio.shield(request)

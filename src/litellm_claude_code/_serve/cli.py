@@ -1,17 +1,20 @@
-"""``litellm-claude-code``: serve, config and doctor. The only place that configures logging."""
+"""``litellm-claude-code``: serve, config, doctor, the sign-in flows and the manifest.
+The only place that configures logging."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
-from ..settings import Settings
+from ..errors import ClaudeCodeError, ConfigError
+from ..settings import Settings, log_level
 from .doctor import check_process_cap, run_checks
 from .master_key import ensure_master_key
 
@@ -38,10 +41,28 @@ def config_snippet() -> str:
 @click.version_option(package_name="litellm-claude-code")
 def main() -> None:
     """Use Claude through Claude Code from any OpenAI-compatible tool."""
-    logging.basicConfig(level=os.environ.get("LITELLM_CLAUDE_CODE_LOG_LEVEL", "WARNING").upper())
+    try:
+        _log_to_stderr(log_level())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     from .._claude.sdk_compat import quiet_exits_on_purpose
+    from .quiet_logs import install as quiet_expected_errors
 
     quiet_exits_on_purpose()
+    quiet_expected_errors()
+
+
+def _log_to_stderr(level: str) -> None:
+    """This package's and the SDK's logs to stderr. Not through the root logger:
+    LiteLLM's loggers have handlers of their own and would print every line twice."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+    for name in ("litellm_claude_code", "claude_agent_sdk"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
 
 
 @main.command()
@@ -55,6 +76,7 @@ def main() -> None:
 )
 def serve(host: str, port: int, config_file: Path | None) -> None:
     """Start the LiteLLM proxy with the claude-code provider."""
+    _require_proxy_extra()
     try:
         settings = Settings.from_env()
         settings.ensure_dirs()
@@ -62,20 +84,42 @@ def serve(host: str, port: int, config_file: Path | None) -> None:
     except (ConfigError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     if key.created:
-        click.echo(f"Generated a master key and stored it in {key.origin} (mode 0600).", err=True)
+        where = f"Generated a master key and stored it in {key.origin} (mode 0600)."
     elif key.origin != "environment":
-        click.echo(f"Using the master key stored in {key.origin}.", err=True)
-    click.echo("Clients authenticate with the master key as their OpenAI API key.", err=True)
+        where = f"Using the master key stored in {key.origin}."
+    else:
+        where = "Using the master key in LITELLM_MASTER_KEY."
+    lines = [where, "Clients authenticate with the master key as their OpenAI API key."]
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"Listening on {host}: reachable from other machines; keep the master key secret.", err=True)
+        lines.append(f"Listening on {host}: reachable from other machines; keep the master key secret.")
+    lines.append(f"Process cap: {check_process_cap(settings).detail}")
     os.environ["LITELLM_MASTER_KEY"] = key.value
     # The cost map bundled with LiteLLM, not a download at every start.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    click.echo(f"Process cap: {check_process_cap(settings).detail}", err=True)
-    _run_proxy(config_file or embedded_config_path(), host, port, settings.shutdown_grace)
+    _run_proxy(
+        config_file or embedded_config_path(),
+        host,
+        port,
+        settings.shutdown_grace,
+        on_started=lambda: click.echo("\n".join(f"litellm-claude-code: {line}" for line in lines), err=True),
+    )
 
 
-def _run_proxy(config: Path, host: str, port: int, grace: float) -> None:
+PROXY_EXTRA_HINT = "serve needs the proxy extra: pip install 'litellm-claude-code[proxy]'"
+
+
+def _require_proxy_extra() -> None:
+    """The proxy's dependencies are an extra: name it, not a traceback, when one is missing."""
+    try:
+        import litellm.proxy.proxy_server  # noqa: F401
+
+        if sys.platform != "win32":
+            import uvloop  # noqa: F401  (LiteLLM runs uvicorn with loop="uvloop")
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(f"{PROXY_EXTRA_HINT} (missing module: {exc.name})") from exc
+
+
+def _run_proxy(config: Path, host: str, port: int, grace: float, on_started: Callable[[], None]) -> None:
     """LiteLLM's own proxy command, in this process, its app wrapped by :class:`ServingApp`
     (uvicorn loads the app by its module path, so the wrapper goes there)."""
     from litellm.proxy import proxy_server
@@ -84,25 +128,52 @@ def _run_proxy(config: Path, host: str, port: int, grace: float) -> None:
     from .. import handler as provider  # the instance the embedded config names
     from .asgi import ServingApp
 
-    proxy_server.app = ServingApp(proxy_server.app, lambda: provider.drain(grace))  # type: ignore[assignment]
+    proxy_server.app = ServingApp(  # type: ignore[assignment]
+        proxy_server.app, lambda: provider.drain(grace), on_started=on_started, metrics=provider.metrics
+    )
     argv = ["--config", str(config), "--host", host, "--port", str(port)]
     run_server.main(args=argv, prog_name="litellm", standalone_mode=False)
 
 
+EXAMPLES = ("accounts",)  # configs in examples/, shipped with the package
+
+
 @main.command()
-def config() -> None:
+@click.option(
+    "--example",
+    type=click.Choice(EXAMPLES),
+    help="Print a whole proxy config instead: `accounts` (several subscriptions, an API key as fallback).",
+)
+def config(example: str | None) -> None:
     """Print the YAML to add the provider to an existing LiteLLM proxy."""
+    if example is not None:
+        text = files(__package__ or __name__).joinpath("examples").joinpath(f"{example}.yaml").read_text()
+        click.echo(text, nl=False)
+        return
     click.echo(config_snippet(), nl=False)
 
 
 @main.command()
-def doctor() -> None:
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Also make one minimal real request with the configured credential "
+    "(a few tokens; says whether it works, how long it took and the rate-limit status).",
+)
+@click.option("--model", default="haiku", show_default=True, help="The model for --live.")
+def doctor(live: bool, model: str) -> None:
     """Check every prerequisite and explain what is missing."""
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     checks = run_checks(settings)
+    if live and not any(check.status == "fail" for check in checks):
+        import asyncio
+
+        from .live_check import live_request
+
+        checks.append(asyncio.run(live_request(settings, model)))
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in checks:
         click.echo(f"[{marks[check.status]}] {check.name}: {check.detail}")
@@ -111,3 +182,66 @@ def doctor() -> None:
         click.echo(f"\n{len(failed)} problem(s) to fix: {', '.join(failed)}.", err=True)
         sys.exit(1)
     click.echo("\nEverything needed is in place: run `litellm-claude-code serve`.")
+
+
+@main.command("setup-token")
+def setup_token() -> None:
+    """Make a one-year token for a Claude Pro/Max subscription.
+
+    Runs the bundled Claude Code CLI's own `claude setup-token`: it prints a
+    URL to open in a browser on any machine, asks for the code shown there,
+    then prints a token (sk-ant-oat01-...). Nothing is stored: set it as
+    CLAUDE_CODE_OAUTH_TOKEN where `serve` runs (or as a deployment's api_key).
+    """
+    _run_sign_in("setup-token", "setup-token")
+
+
+@main.command()
+@click.option(
+    "--console", is_flag=True, help="Sign in to the Anthropic Console (API billing) instead of a subscription."
+)
+@click.option("--status", is_flag=True, help="Only show whether the CLI is signed in, and how.")
+def login(console: bool, status: bool) -> None:
+    """Sign the Claude Code CLI in, and keep the login for `serve`.
+
+    Runs the bundled CLI's own `claude auth login`: it prints a URL to open
+    in a browser on any machine and asks for the code shown there. The login
+    is stored by the CLI in $CLAUDE_CONFIG_DIR (default ~/.claude), where
+    `serve` finds it when no CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY is set.
+    """
+    if status:
+        from .sign_in import cli_command, login_status
+
+        try:
+            click.echo(login_status(cli_command(_cli_path(), "auth", "status", "--text")))
+        except ClaudeCodeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+    _run_sign_in("login", "auth", "login", *(["--console"] if console else []))
+
+
+def _cli_path() -> str | None:
+    try:
+        return Settings.from_env().cli_path
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _run_sign_in(name: str, *args: str) -> None:
+    from .sign_in import cli_command, require_terminal, run_interactive
+
+    try:
+        require_terminal(f"litellm-claude-code {name}")
+        code = run_interactive(cli_command(_cli_path(), *args))
+    except ClaudeCodeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if code != 0:
+        raise click.ClickException(f"the Claude Code CLI's {' '.join(args)} ended with exit status {code}")
+
+
+@main.command()
+def manifest() -> None:
+    """Print this provider's manifest (JSON): versions, entry point, dependencies, image, tested matrix."""
+    from .manifest import build_manifest
+
+    click.echo(json.dumps(build_manifest(), indent=2))

@@ -6,7 +6,6 @@ import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +15,6 @@ from ..settings import ENV_PREFIX, Settings
 from .master_key import key_file
 
 Status = Literal["ok", "warn", "fail"]
-BAD_LITELLM = frozenset({"1.82.7", "1.82.8"})
 
 
 @dataclass(frozen=True)
@@ -39,15 +37,25 @@ def find_cli(settings: Settings) -> Path | None:
         return None
 
 
-def check_cli(settings: Settings) -> Check:
+@dataclass(frozen=True)
+class CLIProbe:
+    """The CLI found, and the version it reports (None: it did not run)."""
+
+    check: Check
+    version: str | None = None
+
+
+def probe_cli(settings: Settings) -> CLIProbe:
     path = find_cli(settings)
     if path is None or not path.is_file():
         where = f" at {path}" if path else ""
-        return Check(
-            "Claude Code CLI",
-            "fail",
-            f"not found{where}. Install the SDK, whose wheel bundles it: `pip install claude-agent-sdk`, "
-            "or set LITELLM_CLAUDE_CODE_CLI_PATH to a `claude` binary.",
+        return CLIProbe(
+            Check(
+                "Claude Code CLI",
+                "fail",
+                f"not found{where}. Install the SDK, whose wheel bundles it: `pip install claude-agent-sdk`, "
+                "or set LITELLM_CLAUDE_CODE_CLI_PATH to a `claude` binary.",
+            )
         )
     try:
         done = subprocess.run(
@@ -59,10 +67,15 @@ def check_cli(settings: Settings) -> Check:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check("Claude Code CLI", "fail", f"{path} does not run: {exc}")
+        return CLIProbe(Check("Claude Code CLI", "fail", f"{path} does not run: {exc}"))
     if done.returncode != 0:
-        return Check("Claude Code CLI", "fail", f"{path} --version exited with {done.returncode}")
-    return Check("Claude Code CLI", "ok", f"{path} (version {done.stdout.strip()})")
+        return CLIProbe(Check("Claude Code CLI", "fail", f"{path} --version exited with {done.returncode}"))
+    reported = done.stdout.strip()
+    return CLIProbe(Check("Claude Code CLI", "ok", f"{path} (version {reported})"), reported.split()[0] or None)
+
+
+def check_cli(settings: Settings) -> Check:
+    return probe_cli(settings).check
 
 
 def check_credentials(environ: Mapping[str, str] = os.environ) -> Check:
@@ -79,23 +92,30 @@ def check_credentials(environ: Mapping[str, str] = os.environ) -> Check:
     return Check(
         "Credentials",
         "fail",
-        "no credential found. Run `claude setup-token` (on any machine with a browser) and set the "
-        "token it prints as CLAUDE_CODE_OAUTH_TOKEN, or set ANTHROPIC_API_KEY, or log in with `claude` "
-        f"so that {claude_config_dir(environ)}/.credentials.json exists (on macOS the login may be in "
-        "the Keychain, which this check cannot see). A deployment may also set `api_key` in its "
-        "litellm_params.",
+        "no credential found. Run `litellm-claude-code setup-token` (a browser on any machine will do) and set "
+        "the token it prints as CLAUDE_CODE_OAUTH_TOKEN, or set ANTHROPIC_API_KEY, or run "
+        f"`litellm-claude-code login` so that {claude_config_dir(environ)}/.credentials.json exists "
+        "(on macOS the login may be in the Keychain, which this check cannot see). "
+        "A deployment may also set `api_key` in its litellm_params.",
     )
 
 
-def check_litellm() -> Check:
-    try:
-        installed = version("litellm")
-    except PackageNotFoundError:
-        return Check("LiteLLM", "fail", "not installed: `pip install 'litellm[proxy]'`")
-    if installed in BAD_LITELLM or installed.startswith("1.107."):
-        return Check("LiteLLM", "fail", f"{installed} is a known-bad release: upgrade now")
-    sdk = _version_or("claude-agent-sdk", "not installed")
-    return Check("LiteLLM", "ok", f"litellm {installed}, claude-agent-sdk {sdk}")
+def check_versions(cli_version: str | None = None) -> Check:
+    """LiteLLM, the SDK and its CLI against the supported ranges (the package's
+    own requirements, known-bad releases excluded there) and the tested matrix."""
+    from .versions import check_installed
+
+    combination = check_installed(cli_version)
+    found = ", ".join(f"{name} {value or 'not installed'}" for name, value in combination.versions.items())
+    if combination.versions["litellm"] is None:
+        return Check("Versions", "fail", "LiteLLM is not installed: `pip install litellm-claude-code[proxy]`")
+    if combination.unsupported:
+        return Check("Versions", "fail", f"unsupported: {'; '.join(combination.unsupported)}. Reinstall from the lock.")
+    if combination.untested:
+        return Check(
+            "Versions", "warn", f"{found}; not among the versions last tested: {'; '.join(combination.untested)}"
+        )
+    return Check("Versions", "ok", f"{found} (the tested combination)")
 
 
 def check_master_key(environ: Mapping[str, str] = os.environ) -> Check:
@@ -131,10 +151,11 @@ def check_process_cap(settings: Settings, environ: Mapping[str, str] = os.enviro
 
 
 def run_checks(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[Check]:
+    cli = probe_cli(settings)
     checks = [
-        check_cli(settings),
+        cli.check,
         check_credentials(environ),
-        check_litellm(),
+        check_versions(cli.version),
         check_master_key(environ),
         check_state_dir(settings),
         check_process_cap(settings, environ),
@@ -142,10 +163,3 @@ def run_checks(settings: Settings, environ: Mapping[str, str] = os.environ) -> l
     if settings.base_url:
         checks.append(Check("Anthropic base URL", "ok", f"the CLI will call {settings.base_url}"))
     return checks
-
-
-def _version_or(package: str, default: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return default
