@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,17 +25,23 @@ def doctor_live(tmp_path: Path, fake: FakeAnthropic) -> subprocess.CompletedProc
 
 
 def test_a_working_credential_is_shown_working_with_its_limits(tmp_path: Path, fake: FakeAnthropic) -> None:
+    reset = (int(time.time()) // 60 + 60) * 60  # within the 5-hour window, on a whole minute
     fake.script(
         Reply(
             text=["ok"],
             input_tokens=9,
             output_tokens=1,
             headers={
-                "anthropic-ratelimit-unified-status": "allowed",
-                "anthropic-ratelimit-unified-5h-utilization": "0.82",
-                "anthropic-ratelimit-unified-5h-reset": "1893456000",
+                "anthropic-ratelimit-unified-status": "allowed_warning",
+                "anthropic-ratelimit-unified-reset": str(reset),
                 "anthropic-ratelimit-unified-representative-claim": "five_hour",
-                "anthropic-ratelimit-unified-reset": "1893456000",
+                "anthropic-ratelimit-unified-5h-status": "allowed_warning",
+                "anthropic-ratelimit-unified-5h-utilization": "0.82",
+                "anthropic-ratelimit-unified-5h-reset": str(reset),
+                "anthropic-ratelimit-unified-5h-surpassed-threshold": "0.8",
+                "anthropic-ratelimit-unified-7d-status": "allowed",
+                "anthropic-ratelimit-unified-7d-utilization": "0.3",
+                "anthropic-ratelimit-unified-7d-reset": str(reset + 2 * 86400),
             },
         )
     )
@@ -42,7 +49,8 @@ def test_a_working_credential_is_shown_working_with_its_limits(tmp_path: Path, f
     assert done.returncode == 0, done.stdout + done.stderr
     line = next(line for line in done.stdout.splitlines() if "Live request" in line)
     assert line.startswith("[ok  ]") and "answered 'ok' in " in line and "(9 input, 1 output tokens)" in line
-    assert "rate limit allowed, deciding window five_hour, " in line and "resets 2030-01-01 00:00 UTC" in line
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(reset))
+    assert f"rate limit allowed_warning, deciding window five_hour, 5h 82% used, 7d 30% used, resets {when}" in line
     (request,) = fake.message_requests()
     assert request.headers.get("authorization") == f"Bearer {OAUTH_TOKEN}"  # the configured credential
     assert request.body["max_tokens"] == 16  # minimal

@@ -4,6 +4,7 @@ and carries LiteLLM's own metrics too when its prometheus callback is on."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -137,3 +138,40 @@ def test_with_litellms_prometheus_callback_both_sets_are_served(
             return "litellm_claude_code_warm_misses_total 1.0" in text and "litellm_proxy_total_requests_metric" in text
 
         assert wait_for(both, timeout=15)
+
+
+def test_the_credentials_rate_limits_are_gauges(pooled: Proxy, fake: FakeAnthropic) -> None:
+    from litellm_claude_code._claude.types import Credentials
+
+    reset = int(time.time()) + 3600  # the CLI reports a window's figures only for a reset inside it
+    fake.script(
+        Reply(
+            text=["Limited soon."],
+            headers={
+                "anthropic-ratelimit-unified-status": "allowed_warning",
+                "anthropic-ratelimit-unified-reset": str(reset),
+                "anthropic-ratelimit-unified-representative-claim": "five_hour",
+                "anthropic-ratelimit-unified-5h-status": "allowed_warning",
+                "anthropic-ratelimit-unified-5h-utilization": "0.91",
+                "anthropic-ratelimit-unified-5h-reset": str(reset),
+                "anthropic-ratelimit-unified-5h-surpassed-threshold": "0.9",
+                "anthropic-ratelimit-unified-7d-status": "allowed",
+                "anthropic-ratelimit-unified-7d-utilization": "0.42",
+                "anthropic-ratelimit-unified-7d-reset": str(reset + 2 * 86400),
+            },
+        )
+    )
+    response = chat(
+        pooled, [{"role": "system", "content": f"Limits {uuid.uuid4().hex}"}, {"role": "user", "content": "Hi."}]
+    )
+    assert response.status_code == 200, response.text
+    credential = Credentials("oauth_token", {"CLAUDE_CODE_OAUTH_TOKEN": OAUTH_TOKEN}).id
+    assert wait_for(
+        lambda: get(samples(pooled), "rate_limit_utilization", credential=credential, window="five_hour") == 0.91,
+        timeout=10,
+    )
+    found = samples(pooled)
+    assert get(found, "rate_limit_resets_at_seconds", credential=credential, window="five_hour") == reset
+    assert get(found, "rate_limit_status", credential=credential, status="allowed_warning") == 1
+    assert get(found, "rate_limit_utilization", credential=credential, window="seven_day") == 0.42
+    assert OAUTH_TOKEN not in scrape(pooled).text
