@@ -40,12 +40,21 @@ MODEL = "claude-sonnet-4-5"
 
 
 def litellm_proxy_pins() -> list[str]:
-    """``name==version`` of litellm[proxy] and everything it needs, as installed
-    here (so from the hashed lock): what the official image carries, and
-    neither this package nor the Claude Agent SDK."""
+    """``name==version`` of LiteLLM with the proxy's dependencies (the ones this
+    package's ``[proxy]`` extra names, plus ``mcp`` from LiteLLM's own extra) and
+    everything they need, as installed here (so from the hashed lock): neither
+    this package nor the Claude Agent SDK."""
+    proxy_extra = [
+        Requirement(line)
+        for line in importlib.metadata.requires("litellm-claude-code") or []
+        if Requirement(line).marker is not None
+        and Requirement(line).marker.evaluate({"extra": "proxy"})  # type: ignore[union-attr]
+        and not Requirement(line).marker.evaluate({"extra": ""})  # type: ignore[union-attr]
+    ]
     versions: dict[str, str] = {}
     seen: set[tuple[str, frozenset[str]]] = set()
-    todo: list[tuple[str, frozenset[str]]] = [("litellm", frozenset({"proxy"}))]
+    todo = [("litellm", frozenset[str]()), ("mcp", frozenset())]
+    todo += [(req.name, frozenset(req.extras)) for req in proxy_extra]
     while todo:
         name, extras = todo.pop()
         if (canonicalize_name(name), extras) in seen:
@@ -58,6 +67,7 @@ def litellm_proxy_pins() -> list[str]:
             markers = [{"extra": extra} for extra in extras] or [{"extra": ""}]
             if req.marker is None or any(req.marker.evaluate(m) for m in markers):
                 todo.append((req.name, frozenset(req.extras)))
+    assert not {"litellm-claude-code", "claude-agent-sdk"} & versions.keys()
     return [f"{name}=={version}" for name, version in sorted(versions.items())]
 
 
@@ -81,7 +91,7 @@ def installer_commands(venv: Path, requirements: Path) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def plain_litellm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv holding only litellm[proxy]: its bin directory."""
+    """A fresh venv holding only LiteLLM and its proxy's dependencies: its bin directory."""
     tmp = tmp_path_factory.mktemp("plain-litellm")
     requirements = tmp / "requirements.txt"
     requirements.write_text("\n".join(litellm_proxy_pins()) + "\n")
