@@ -127,8 +127,14 @@ run() { buildah run --isolation chroot "$@"; }
 if run --user 1000:1000 "$container" -- /usr/local/bin/litellm-claude-code-entrypoint true > "$work/nocred.log" 2>&1; then
     fail "the entrypoint started without a credential"
 fi
-grep -q "claude setup-token" "$work/nocred.log" || fail "no help text without a credential"
+grep -q "litellm-claude-code setup-token" "$work/nocred.log" || fail "no help text without a credential"
 ok "no credential: exits non-zero with the setup-token help"
+
+if run --user 1000:1000 "$container" -- litellm-claude-code setup-token < /dev/null > "$work/setup-token.log" 2>&1; then
+    fail "setup-token ran without a terminal"
+fi
+grep -q "is interactive: run it in a terminal" "$work/setup-token.log" || fail "setup-token: no terminal, no advice"
+ok "setup-token without a terminal says to use -it"
 
 if run --user 0:0 --env CLAUDE_CODE_OAUTH_TOKEN=x "$container" -- /usr/local/bin/litellm-claude-code-entrypoint true \
     > "$work/root.log" 2>&1; then
