@@ -78,7 +78,7 @@ warm=$(( $(date +%s) - start ))
 # (other output, such as warnings, may come between the step and its result).
 if ! awk '/requirements.lock/ && /pip install/ {found=1; next} found && /^-->/ {print; exit}' "$work/build-warm.log" \
     | grep -q "Using cache"; then
-    grep -n -A3 "pip install --no-compile" "$work/build-warm.log" | head -20
+    grep -n -A3 "pip install --no-compile" "$work/build-warm.log" | awk "NR <= 20"
     fail "the rebuild did not reuse the dependency layer"
 fi
 ok "rebuild after a source change in ${warm} s (dependency layers from cache)"
@@ -97,7 +97,7 @@ echo "  litellm package: ${litellm_mb} MB"
 echo "  rest of the virtualenv: $(( venv_mb - cli_mb - litellm_mb )) MB"
 echo "  base image and user: $(( total_mb - venv_mb )) MB"
 echo "  of the virtualenv: bytecode $(find "$root/opt/venv" -name '*.pyc' -printf '%s\n' | awk '{s+=$1} END {print int(s/1e6)}') MB; largest entries:"
-du -s --apparent-size -B1000000 "$root"/opt/venv/lib/python3*/site-packages/* | sort -rn | head -12 \
+du -s --apparent-size -B1000000 "$root"/opt/venv/lib/python3*/site-packages/* | sort -rn | awk "NR <= 12" \
     | while read -r mb path; do echo "    ${mb} MB $(basename "$path")"; done
 for extra in polars granian gunicorn pyroscope azure; do
     [ -z "$(find "$root"/opt/venv/lib/python3*/site-packages -maxdepth 1 -name "${extra}*" -print -quit)" ] \
