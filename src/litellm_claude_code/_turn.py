@@ -114,7 +114,7 @@ def prepare(
         spec=spec,
         conversation=conversation,
         timeout=request_timeout(timeout, settings.timeout),
-        tuning=tuning or DeploymentTuning(),
+        tuning=tuning,
         tools=tools,
         retry_spec=retry_spec,
         stop=options.stop,

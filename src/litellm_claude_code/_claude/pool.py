@@ -138,10 +138,7 @@ class Pool:
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
-        counts = {state: 0 for state in State}
-        for entry in self._entries:
-            counts[entry.state] += 1
-        states = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+        states = ", ".join(f"{n} {s.value}" for s, n in self.counts().items() if n)
         return (
             f"<Pool requests: {self._running} running, {len(self._waiters)} queued | "
             f"processes: {len(self._entries)} total{': ' + states if states else ''}>"
@@ -150,9 +147,16 @@ class Pool:
     def count(self, state: State | None = None) -> int:
         return sum(1 for e in self._entries if state is None or e.state is state)
 
+    def counts(self) -> dict[State, int]:
+        """Processes by state, every state present (one pass)."""
+        counts = dict.fromkeys(State, 0)
+        for entry in self._entries:
+            counts[entry.state] += 1
+        return counts
+
     def gauges(self) -> PoolGauges:
         """The live counts a metrics scrape reads."""
-        counts = {state.value: self.count(state) for state in State}
+        counts = {state.value: n for state, n in self.counts().items()}
         limits = self.limits
         return PoolGauges(counts, len(self._waiters), self._running, limits.max_processes, limits.max_queue)
 
