@@ -18,6 +18,7 @@ import httpx
 import pytest
 import yaml
 from fake_anthropic import FakeAnthropic, Reply, rate_limited
+from harness import post_chat
 
 from conftest import Proxy, running_proxy, wait_for
 
@@ -75,12 +76,7 @@ def accounts(upstreams: dict[str, FakeAnthropic], tmp_path_factory: pytest.TempP
 
 
 def chat(proxy: Proxy, model: str = "sonnet", stream: bool = False) -> httpx.Response:
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        json={"model": model, "messages": HI, "stream": stream},
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        timeout=60,
-    )
+    return post_chat(proxy, HI, model=model, stream=stream)
 
 
 def credentials_seen(upstream: FakeAnthropic) -> set[str]:

@@ -21,6 +21,7 @@ import psutil
 import pytest
 from claude_agent_sdk import project_key_for_directory
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
+from harness import post_chat
 
 from conftest import CANARIES, Proxy, base_env, running_proxy, start_proxy, stop_process, wait_for
 
@@ -227,12 +228,7 @@ def connections(proxy: Proxy) -> int:
 
 
 def post(proxy: Proxy, timeout: float = 60) -> httpx.Response:
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        json={"model": "sonnet", "messages": HI},
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        timeout=timeout,
-    )
+    return post_chat(proxy, HI, wait=timeout)
 
 
 def test_sigterm_fails_queued_requests_lets_running_ones_finish_then_exits(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fake_anthropic import FakeAnthropic, Reply, rate_limited
+from harness import post_chat
 
 from conftest import Proxy, running_proxy
 
@@ -72,12 +73,7 @@ def solo(fake: FakeAnthropic, backup: FakeAnthropic, tmp_path_factory: pytest.Te
 
 
 def chat(proxy: Proxy, stream: bool = False, model: str = "solo") -> httpx.Response:
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        json={"model": model, "messages": HI, "stream": stream},
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        timeout=60,
-    )
+    return post_chat(proxy, HI, model=model, stream=stream)
 
 
 def test_a_limit_is_429_with_retry_after_until_the_reset_and_the_next_request_is_answered(

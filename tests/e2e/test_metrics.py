@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Reply
-from harness import OAUTH_TOKEN
+from harness import OAUTH_TOKEN, post_chat
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import Proxy, running_proxy, wait_for
@@ -50,15 +50,6 @@ def get(found: Samples, name: str, **labels: str) -> float:
     return found.get((f"litellm_claude_code_{name}", frozenset(labels.items())), 0.0)
 
 
-def chat(proxy: Proxy, messages: list[dict[str, str]]) -> httpx.Response:
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        json={"model": "sonnet", "messages": messages},
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        timeout=60,
-    )
-
-
 def test_metrics_move_as_requests_run(pooled: Proxy, fake: FakeAnthropic) -> None:
     before = samples(pooled)
     client = openai.OpenAI(base_url=f"{pooled.url}/v1", api_key=pooled.key, max_retries=0, timeout=60)
@@ -91,12 +82,12 @@ def test_a_full_pool_counts_the_429_it_gives(pooled: Proxy, fake: FakeAnthropic)
     prompt = {"role": "system", "content": f"Busy {uuid.uuid4().hex}"}
     results: list[httpx.Response] = []
     worker = threading.Thread(
-        target=lambda: results.append(chat(pooled, [prompt, {"role": "user", "content": "slow"}]))
+        target=lambda: results.append(post_chat(pooled, [prompt, {"role": "user", "content": "slow"}]))
     )
     worker.start()
     try:
         assert wait_for(lambda: len(fake.message_requests()) == 1, timeout=15)
-        refused = chat(pooled, [prompt, {"role": "user", "content": "one too many"}])
+        refused = post_chat(pooled, [prompt, {"role": "user", "content": "one too many"}])
         assert refused.status_code == 429
         during = samples(pooled)
         assert get(during, "requests_rejected_total", reason="queue_full") - before == 1
@@ -127,7 +118,7 @@ def test_with_litellms_prometheus_callback_both_sets_are_served(
     tmp = tmp_path_factory.mktemp("litellm-prometheus")
     with running_proxy(tmp, fake, key=KEY, config=config) as proxy:
         fake.script(Reply(text=["Counted."]))
-        assert chat(proxy, [{"role": "user", "content": "Count me."}]).status_code == 200
+        assert post_chat(proxy, [{"role": "user", "content": "Count me."}]).status_code == 200
         anonymous = scrape(proxy)
         assert anonymous.status_code == 200
         assert "litellm_claude_code_process_starts_total" in anonymous.text
@@ -161,7 +152,7 @@ def test_the_credentials_rate_limits_are_gauges(pooled: Proxy, fake: FakeAnthrop
             },
         )
     )
-    response = chat(
+    response = post_chat(
         pooled, [{"role": "system", "content": f"Limits {uuid.uuid4().hex}"}, {"role": "user", "content": "Hi."}]
     )
     assert response.status_code == 200, response.text

@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
+from harness import post_chat as post
 from test_chat import client_system_text, conversation_turns
 
 from conftest import Proxy, running_proxy, wait_for
@@ -104,15 +105,6 @@ def test_a_different_history_does_not_continue(client: Any, fake: FakeAnthropic)
     first, second = fake.message_requests()
     assert second.headers["x-claude-code-session-id"] != first.headers["x-claude-code-session-id"]
     assert conversation_turns(second.body) == [("user", "one"), ("assistant", "EDITED"), ("user", "two")]
-
-
-def post(proxy: Proxy, messages: list[dict[str, str]], **extra: Any) -> httpx.Response:
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        json={"model": "sonnet", "messages": messages, **extra},
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        timeout=60,
-    )
 
 
 def test_past_running_and_queue_caps_the_answer_is_429_at_once(pooled: Proxy, fake: FakeAnthropic) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fake_anthropic import FakeAnthropic, Reply
-from harness import Proxy, running_proxy, wait_for
+from harness import Proxy, post_chat, running_proxy, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -23,12 +23,7 @@ def proxy(tmp_path: Path, fake: FakeAnthropic) -> Proxy:
 
 
 def post(proxy: Proxy, body: dict[str, object]) -> httpx.Response:
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        json={"model": "sonnet", "messages": HI, **body},
-        headers={"Authorization": f"Bearer {KEY}"},
-        timeout=120,
-    )
+    return post_chat(proxy, HI, wait=120, **body)
 
 
 def error_lines(proxy: Proxy, call_id: str) -> list[str]:

@@ -18,7 +18,6 @@ from typing import Any
 
 import anthropic
 import httpx
-import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
 
@@ -56,10 +55,6 @@ def retrying(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> I
     key = "sk-real-traffic-test-key-0123456789"
     with running_proxy(tmp_path_factory.mktemp("real-traffic"), fake, key=key, env=env) as proxy:
         yield proxy
-
-
-def openai_client(proxy: Proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=proxy.key, max_retries=0, timeout=60)
 
 
 def raw_chat(proxy: Proxy, *, stream: bool, **body: Any) -> tuple[int, str]:

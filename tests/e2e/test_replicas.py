@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fake_anthropic import FakeAnthropic, Reply
+from harness import post_chat
 from redis_server import RedisServer, running_redis
 
 from conftest import Proxy, running_proxy, wait_for
@@ -89,17 +90,8 @@ def replicas(
         yield first, second
 
 
-def chat(proxy: Proxy, messages: list[dict[str, Any]]) -> httpx.Response:
-    return httpx.post(
-        f"{proxy.url}/v1/chat/completions",
-        json={"model": "sonnet", "messages": messages},
-        headers={"Authorization": f"Bearer {proxy.key}"},
-        timeout=60,
-    )
-
-
 def ask(proxy: Proxy, text: str) -> httpx.Response:
-    return chat(proxy, [{"role": "user", "content": text}])
+    return post_chat(proxy, [{"role": "user", "content": text}])
 
 
 def test_a_conversation_continued_on_the_other_replica_stays_on_its_credential(
@@ -116,7 +108,7 @@ def test_a_conversation_continued_on_the_other_replica_stays_on_its_credential(
                 messages.append({"role": "user", "content": f"conversation {index}, turn {turn}"})
             for fake in fakes:
                 fake.default_reply = Reply(text=[f"Answer {index}.{turn}"])
-            answer = chat(replicas[replica_serving], messages)
+            answer = post_chat(replicas[replica_serving], messages)
             assert answer.status_code == 200, answer.text
             messages.append(answer.json()["choices"][0]["message"])
         opening = f"conversation {index}, turn 1"

@@ -20,6 +20,7 @@ import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
 from functions import WEATHER
+from harness import openai_client
 
 from conftest import Proxy, running_proxy, wait_for
 
@@ -42,10 +43,6 @@ def retrying(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> I
     key = "sk-retrying-test-key-0123456789"
     with running_proxy(tmp_path_factory.mktemp("retrying"), fake, key=key, env=env) as proxy:
         yield proxy
-
-
-def openai_client(proxy: Proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=proxy.key, max_retries=0, timeout=60)
 
 
 def lost(fault: str) -> Reply:

@@ -78,6 +78,28 @@ class Proxy:
         return self.log.read_text(errors="replace")
 
 
+def post_chat(
+    proxy: Proxy, messages: list[dict[str, Any]], *, model: str = "sonnet", wait: float = 60, **body: Any
+) -> httpx.Response:
+    """A chat completion posted to ``proxy`` with its key, as the wire carries it.
+
+    ``body``: more request parameters (``timeout`` among them); ``wait``: how
+    long this client waits for the answer."""
+    return httpx.post(
+        f"{proxy.url}/v1/chat/completions",
+        json={"model": model, "messages": messages, **body},
+        headers={"Authorization": f"Bearer {proxy.key}"},
+        timeout=wait,
+    )
+
+
+def openai_client(proxy: Proxy) -> Any:
+    """The official client pointed at ``proxy``: no retries of its own."""
+    import openai
+
+    return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=proxy.key, max_retries=0, timeout=60)
+
+
 def cli_children(pid: int) -> list[psutil.Process]:
     try:
         children = psutil.Process(pid).children(recursive=True)
