@@ -3,6 +3,7 @@ model was offered, what the client got back, and how the follow-up arrives."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ from fake_anthropic import FakeAnthropic, Reply, ToolUse
 from functions import WEATHER
 from test_chat import client_system_text
 
-from conftest import Proxy
+from conftest import Proxy, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -62,8 +63,26 @@ def test_tools_are_offered_and_calls_come_back(client: Any, fake: FakeAnthropic,
     assert proxy.cli_processes() == []
 
 
+def test_calls_streamed_at_the_pace_of_the_real_api_come_back_whole(
+    client: Any, fake: FakeAnthropic, proxy: Proxy
+) -> None:
+    """The CLI asks permission for the first call while the second still streams:
+    the answer must not be cut there (it was: a 502 from the CLI's interrupt)."""
+    fake.script(dataclasses.replace(two_calls(["Checking."]), delta_delay=0.08))
+    response = client.chat.completions.create(model="sonnet", messages=QUESTION, tools=[WEATHER])
+    choice = response.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert [(c.id, json.loads(c.function.arguments)) for c in choice.message.tool_calls] == [
+        ("toolu_paris", {"city": "Paris"}),
+        ("toolu_rome", {"city": "Rome"}),
+    ]
+    assert len(fake.message_requests()) == 1  # the denials never reached the upstream
+    assert wait_for(lambda: proxy.cli_processes() == [], timeout=10)
+
+
 def test_streamed_tool_calls_carry_index_id_and_argument_pieces(client: Any, fake: FakeAnthropic) -> None:
-    fake.script(two_calls())
+    # Paced above the CLI's stream hold (STREAM_HOLD_MS, 50), which joins what comes faster.
+    fake.script(dataclasses.replace(two_calls(), delta_delay=0.08))
     stream = client.chat.completions.create(model="sonnet", messages=QUESTION, tools=[WEATHER], stream=True)
     calls: dict[int, dict[str, str]] = {}
     pieces = 0

@@ -72,10 +72,16 @@ def _thinking(setting: tuple[str, int | None] | None) -> Any:
 async def deny_all_but_structured_output(
     name: str, tool_input: dict[str, Any], context: ToolPermissionContext
 ) -> PermissionResultAllow | PermissionResultDeny:
-    """Deny every tool but the CLI's own answer-as-JSON tool, which runs nothing."""
+    """Deny every tool but the CLI's own answer-as-JSON tool, which runs nothing.
+
+    Without interrupting: the CLI asks as soon as a call's block ends, while the
+    rest of the answer (more calls, its stop reason) may still be streaming,
+    and an interrupt then cuts that answer short. One model turn per request
+    (``max_turns``) keeps the denial from reaching the upstream.
+    """
     if name == STRUCTURED_OUTPUT_TOOL:
         return PermissionResultAllow()
-    return PermissionResultDeny(message=_NOT_HERE, interrupt=True)
+    return PermissionResultDeny(message=_NOT_HERE, interrupt=False)
 
 
 class ToolHandler(Protocol):
