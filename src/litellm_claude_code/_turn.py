@@ -90,6 +90,7 @@ def prepare(
         credentials,
         home=home or settings.private_home,
         max_retries=settings.cli_max_retries,
+        stream_hold_ms=settings.stream_hold_ms,
         base_url=settings.base_url,
         pass_env=settings.pass_env,
     )

@@ -33,6 +33,7 @@ from .errors import ConfigError
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_TOOL_WAIT = 300.0
 DEFAULT_CLI_MAX_RETRIES = 1
+DEFAULT_STREAM_HOLD_MS = 50  # CLAUDE_CODE_STREAM_EVENT_HOLD_MS: see cli_environment
 ENV_PREFIX = "LITELLM_CLAUDE_CODE_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The error type of a value one of the parsers below refused; its message reads after the name.
@@ -147,6 +148,12 @@ class Settings(BaseSettings):
     )
     cli_max_retries: Count = _setting(
         DEFAULT_CLI_MAX_RETRIES, "the CLI's own API retries (its default retries a bad token for minutes)"
+    )
+    stream_hold_ms: Count = _setting(
+        DEFAULT_STREAM_HOLD_MS,
+        "milliseconds the CLI may hold a streamed block's deltas to join them (the block's first delta and its "
+        "end are never held): a fraction of the chunks, and of the CPU they cost the proxy; 0: a chunk per "
+        "upstream delta",
     )
     state_dir: Path = _setting(
         ...,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fake_anthropic import FakeAnthropic, Reply
-from harness import Proxy, wait_for
+from harness import Proxy, openai_client, running_proxy, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -129,6 +129,35 @@ def test_streaming_delivers_tokens_before_the_upstream_finishes(client: Any, fak
     [upstream_end] = fake.stream_end_times
     # The first token reached the client well before the upstream sent its last.
     assert received[0][0] < upstream_end - 1.0
+
+
+def streamed_contents(client: Any) -> list[str]:
+    stream = client.chat.completions.create(
+        model="sonnet", messages=[{"role": "user", "content": "count"}], stream=True
+    )
+    return [chunk.choices[0].delta.content for chunk in stream if chunk.choices and chunk.choices[0].delta.content]
+
+
+PACED_WORDS = [f" w{i}" for i in range(40)]  # 40 deltas, 5 ms apart
+
+
+def test_streamed_deltas_are_joined_but_the_first_is_not_held(client: Any, fake: FakeAnthropic) -> None:
+    """The default STREAM_HOLD_MS (50) makes the CLI join a block's deltas: far
+    fewer chunks, the same text, and the first delta still on its own."""
+    fake.script(Reply(text=PACED_WORDS, delta_delay=0.005))
+    contents = streamed_contents(client)
+    assert "".join(contents) == "".join(PACED_WORDS)
+    assert contents[0] == PACED_WORDS[0]
+    assert len(contents) <= len(PACED_WORDS) // 3, contents
+
+
+def test_stream_hold_0_gives_a_chunk_per_upstream_delta(
+    fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    env = {"LITELLM_CLAUDE_CODE_POOL": "0", "LITELLM_CLAUDE_CODE_STREAM_HOLD_MS": "0"}
+    with running_proxy(tmp_path_factory.mktemp("hold0"), fake, key="sk-hold-0-test-key-0123456789", env=env) as proxy:
+        fake.script(Reply(text=PACED_WORDS, delta_delay=0.005))
+        assert streamed_contents(openai_client(proxy)) == PACED_WORDS
 
 
 def test_streaming_usage_with_include_usage(client: Any, fake: FakeAnthropic) -> None:

@@ -4,6 +4,7 @@ the upstream received and what the official client got."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
@@ -121,7 +122,8 @@ def test_json_schema_answer_is_valid_json(client: Any, fake: FakeAnthropic) -> N
 
 
 def test_json_schema_streams_only_the_json(client: Any, fake: FakeAnthropic) -> None:
-    fake.script(structured({"name": "Grace", "age": 85}))
+    # Paced above the CLI's stream hold (STREAM_HOLD_MS, 50), which joins what comes faster.
+    fake.script(dataclasses.replace(structured({"name": "Grace", "age": 85}), delta_delay=0.08))
     stream = client.chat.completions.create(
         model="sonnet",
         messages=[{"role": "user", "content": "Who?"}],

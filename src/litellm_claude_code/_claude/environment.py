@@ -51,6 +51,7 @@ def cli_environment(
     *,
     home: Path,
     max_retries: int,
+    stream_hold_ms: int = 0,
     base_url: str | None = None,
     pass_env: Collection[str] = (),
     environ: Mapping[str, str] = os.environ,
@@ -58,7 +59,12 @@ def cli_environment(
     """The whole environment of one CLI process (its temp dir is added per process).
 
     ``home``: the private HOME for token and API-key credentials; ``pass_env``:
-    the operator's extra names to pass through.
+    the operator's extra names to pass through. ``stream_hold_ms``: how long the
+    CLI may hold a block's streamed deltas to print them joined, as one line.
+    The first delta after a block starts and the line that ends it are printed
+    at once, so time to first token and to the end are unchanged; what it saves
+    is a line, an SDK message and a LiteLLM chunk per upstream delta (measured:
+    a third of the proxy's CPU for a 20-delta answer). 0 prints each as it comes.
     """
     allowed = PASSTHROUGH | set(pass_env)
     env = {name: value for name, value in environ.items() if name in allowed}
@@ -71,6 +77,8 @@ def cli_environment(
     env.update(credentials.env)
     if base_url:
         env["ANTHROPIC_BASE_URL"] = base_url
+    if stream_hold_ms > 0:
+        env["CLAUDE_CODE_STREAM_EVENT_HOLD_MS"] = str(stream_hold_ms)
     env.update(
         {
             "CLAUDE_CODE_MAX_RETRIES": str(max_retries),
