@@ -12,23 +12,44 @@ ARG HATCHLING_VERSION=1.33.0
 ARG WITH_DATABASE=false
 ARG PRISMA_VERSION=0.15.0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
+# binutils' strip, for the wheels' native libraries below (the builder only; this
+# step and the next install step are the ones that need the network).
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends binutils && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/venv && python3 -m venv /opt/build
 # Dependencies first, from the lock file alone: a source change reuses this layer.
-# The lock holds the package's `proxy` extra (what `serve` imports), not all of
-# litellm[proxy]: nothing is installed only to be removed.
-COPY requirements.lock /tmp/requirements.lock
+# requirements-image.lock is requirements.lock (the package's `proxy` extra, what
+# `serve` imports, not all of litellm[proxy]) without a few packages LiteLLM
+# depends on for features `serve` never imports (boto3, hf-xet; scripts/lock.py
+# says which and why). --no-deps: exactly the lock, nothing installed to be removed.
+COPY requirements-image.lock /tmp/requirements-image.lock
 # A custom CA (TLS-intercepting proxies) is a build secret: mounted for this
-# step only, never written to a layer. The network is needed in this step only.
+# step only, never written to a layer.
+# strip: the symbols native extensions carry for debuggers (about 35 MB), as
+# Debian strips its own packages' libraries. Not the libraries auditwheel put in
+# *.libs/ (strip breaks what patchelf rewrote: numpy's OpenBLAS no longer loads)
+# nor the Claude Code CLI. Then what nothing in the image can use (about 10 MB):
+# the packages' own test suites (no pytest here), type stubs (no type checker),
+# C sources and headers (no compiler).
 RUN --mount=type=secret,id=ca_bundle,required=false \
     if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
-    && /opt/venv/bin/pip install --no-compile --require-hashes -r /tmp/requirements.lock \
+    && /opt/venv/bin/pip install --no-compile --no-deps --require-hashes -r /tmp/requirements-image.lock \
     && /opt/build/bin/pip install "hatchling==${HATCHLING_VERSION}" \
-    && if [ "$WITH_DATABASE" = true ]; then /opt/venv/bin/pip install "prisma==${PRISMA_VERSION}"; fi
+    && if [ "$WITH_DATABASE" = true ]; then /opt/venv/bin/pip install "prisma==${PRISMA_VERSION}"; fi \
+    && find /opt/venv/lib -name "*.so*" -type f ! -path "*.libs/*" ! -path "*/claude_agent_sdk/_bundled/*" \
+        -exec strip --strip-unneeded {} + \
+    && find /opt/venv/lib -depth \( -type d -name tests -o -type f \( -name "*.pyi" -o -name "*.pyx" \
+        -o -name "*.pxd" -o -name "*.h" -o -name "*.c" \) \) -exec rm -rf {} +
 COPY pyproject.toml README.md LICENSE /src/
 COPY src /src/src
+COPY docker/bytecode.py /tmp/bytecode.py
+# Bytecode only for what `serve` imports (docker/bytecode.py says why), listed by
+# importing it as an unprivileged user (nothing it runs can write to the venv).
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels /src \
     && /opt/venv/bin/pip install --no-compile --no-deps /tmp/wheels/*.whl \
-    && /opt/venv/bin/python -m compileall -q /opt/venv/lib \
+    && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp LITELLM_LOCAL_MODEL_COST_MAP=True \
+        /opt/venv/bin/python /tmp/bytecode.py list /tmp/imported \
+    && /opt/venv/bin/python /tmp/bytecode.py compile /tmp/imported \
     && /opt/venv/bin/python -m pip uninstall -y pip setuptools
 
 FROM ${BASE_IMAGE}

@@ -21,6 +21,7 @@ cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     pkill -f "litellm-claude-code serve.*--port ${proxy_port:-none}" 2>/dev/null || true
     [ -n "$container" ] && buildah rm "$container" >/dev/null 2>&1 || true
+    [ -n "${run_base:-}" ] && buildah rmi "$run_base" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,11 +51,19 @@ if ! podman image exists "$base_tag"; then
     podman import "$cache/debian-python-2.tar" "$base_tag" >/dev/null
 fi
 ok "base image $base_tag"
+# This run's own copy of the base (a label apart, so its own image id): the
+# rebuild's cache lookup can then follow only this run's layers, not a chain of
+# identical steps an earlier build left (which a container may still hold).
+run_base="localhost/lcc-debian-python:check-$$"
+base_container=$(buildah from "$base_tag")
+buildah config --label "litellm-claude-code.check-run=$(date +%s)-$$" "$base_container"
+buildah commit -q "$base_container" "$run_base" >/dev/null
+buildah rm "$base_container" >/dev/null
 
 # -- builds ----------------------------------------------------------------------
 build() {  # context, extra args...
     local context="$1"; shift
-    buildah bud --layers --format docker --build-arg "BASE_IMAGE=$base_tag" \
+    buildah bud --layers --format docker --build-arg "BASE_IMAGE=$run_base" \
         --secret "id=ca_bundle,src=$ca" -t "$image" "$@" "$context"
 }
 # Earlier runs leave chains of untagged layers with the same content; the
@@ -67,16 +76,16 @@ cold=$(( $(date +%s) - start ))
 ok "cold build in ${cold} s"
 
 # A source-only change must reuse the dependency layers.
-cp -r "$here/src" "$here/pyproject.toml" "$here/README.md" "$here/LICENSE" "$here/requirements.lock" \
+cp -r "$here/src" "$here/pyproject.toml" "$here/README.md" "$here/LICENSE" "$here/requirements-image.lock" \
     "$here/Dockerfile" "$here/.dockerignore" "$work/"
-mkdir -p "$work/docker" && cp "$here/docker/entrypoint.sh" "$work/docker/"
+mkdir -p "$work/docker" && cp "$here/docker/entrypoint.sh" "$here/docker/bytecode.py" "$work/docker/"
 echo "# touched by check-image.sh" >> "$work/src/litellm_claude_code/_serve/cli.py"
 start=$(date +%s)
 build "$work" > "$work/build-warm.log" 2>&1 || { tail -40 "$work/build-warm.log"; fail "rebuild"; }
 warm=$(( $(date +%s) - start ))
 # The dependency install step's result line must say it came from the cache
 # (other output, such as warnings, may come between the step and its result).
-if ! awk '/requirements.lock/ && /pip install/ {found=1; next} found && /^-->/ {print; exit}' "$work/build-warm.log" \
+if ! awk '/requirements-image.lock/ && /pip install/ {found=1; next} found && /^-->/ {print; exit}' "$work/build-warm.log" \
     | grep -q "Using cache"; then
     grep -n -A3 "pip install --no-compile" "$work/build-warm.log" | awk "NR <= 20"
     fail "the rebuild did not reuse the dependency layer"
@@ -103,12 +112,47 @@ for extra in polars granian gunicorn pyroscope azure; do
     [ -z "$(find "$root"/opt/venv/lib/python3*/site-packages -maxdepth 1 -name "${extra}*" -print -quit)" ] \
         || fail "$extra in the image: the lock should hold only what serve imports"
 done
+# What requirements-image.lock leaves out (scripts/lock.py's EXCLUDED) is not installed.
+excluded=$("$python" -c 'import runpy, sys; print(" ".join(runpy.run_path(sys.argv[1])["EXCLUDED"]))' "$here/scripts/lock.py")
+for name in $excluded; do
+    [ -z "$(find "$root"/opt/venv/lib/python3*/site-packages -maxdepth 1 -iname "${name//-/_}-*.dist-info" -print -quit)" ] \
+        || fail "$name in the image: requirements-image.lock excludes it"
+done
+ok "not installed: $excluded"
 [ "$(find "$root" -name claude -type f -perm -u+x 2>/dev/null | grep -c .)" = 1 ] || fail "more than one Claude Code binary"
 for tool in node npm gcc cc; do
     [ -z "$(find "$root/usr/bin" "$root/usr/local/bin" -maxdepth 1 -name "$tool" 2>/dev/null)" ] || fail "$tool in the runtime image"
 done
 ok "one Claude Code binary, no Node.js, npm or compiler"
-buildah umount "$container" >/dev/null
+# Every native extension still loads (the build strips their symbols).
+run() { buildah run --isolation chroot "$@"; }
+run --user 1000:1000 "$container" -- /opt/venv/bin/python -c '
+import importlib, pathlib, sys
+site = next(pathlib.Path(p) for p in sys.path if p.endswith("site-packages"))
+names = sorted({".".join(f.relative_to(site).with_suffix("").with_suffix("").parts) for f in site.rglob("*.so")
+                if f.name.endswith((".abi3.so", ".cpython-%d%d-x86_64-linux-gnu.so" % sys.version_info[:2],
+                                    ".cpython-%d%d-aarch64-linux-gnu.so" % sys.version_info[:2]))})
+for name in names:
+    importlib.import_module(name)
+print(f"ok: {len(names)} native extension modules import")' || fail "a native extension does not import"
+# A record of what serve imports (for the run below): a sitecustomize in this
+# check's container only, on the PYTHONPATH of that run alone.
+mkdir -p "$root/tmp/lcc-check-hook"
+cat > "$root/tmp/lcc-check-hook/sitecustomize.py" <<'PY'
+"""Write the names and files of the imported modules every second (check-image.sh)."""
+import json, os, sys, threading, time
+def _record(path):
+    while True:
+        time.sleep(1)
+        modules = list(sys.modules.items())
+        data = {"names": sorted(n for n, _ in modules), "files": sorted({getattr(m, "__file__", None) or "" for _, m in modules} - {""})}
+        with open(path + ".tmp", "w") as out:
+            json.dump(data, out)
+        os.replace(path + ".tmp", path)
+if os.environ.get("LCC_CHECK_MODULES"):
+    threading.Thread(target=_record, args=(os.environ["LCC_CHECK_MODULES"],), daemon=True).start()
+PY
+chmod -R a+rX "$root/tmp/lcc-check-hook"
 
 # -- config and secrets --------------------------------------------------------
 config=$(buildah inspect --type image "$image")
@@ -122,7 +166,6 @@ done
 ok "user 1000, healthcheck, volume; no secret in config or history"
 
 # -- run the entrypoint --------------------------------------------------------
-run() { buildah run --isolation chroot "$@"; }
 
 if run --user 1000:1000 "$container" -- /usr/local/bin/litellm-claude-code-entrypoint true > "$work/nocred.log" 2>&1; then
     fail "the entrypoint started without a credential"
@@ -153,15 +196,16 @@ run --user 1000:1000 \
     --env "ANTHROPIC_BASE_URL=http://127.0.0.1:$fake_port" \
     --env "LITELLM_MASTER_KEY=$key" \
     --env LITELLM_CLAUDE_CODE_CLI_MAX_RETRIES=0 \
+    --env PYTHONPATH=/tmp/lcc-check-hook --env LCC_CHECK_MODULES=/tmp/lcc-check-modules.json \
     "$container" -- /usr/local/bin/litellm-claude-code-entrypoint \
     litellm-claude-code serve --host 127.0.0.1 --port "$proxy_port" > "$work/serve.log" 2>&1 &
 pids+=($!)
 
-"$python" - "$proxy_port" "$key" <<'PY' || { tail -30 "$work/serve.log"; fail "requests through the container's proxy"; }
-import sys, time
+"$python" - "$proxy_port" "$key" "$root" "$excluded" <<'PY' || { tail -30 "$work/serve.log"; fail "requests through the container's proxy"; }
+import importlib.util, json, os, sys, time
 import httpx, openai, psutil
 
-port, key = sys.argv[1], sys.argv[2]
+port, key, root, excluded = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
 url = f"http://127.0.0.1:{port}"
 deadline = time.monotonic() + 120
 while True:
@@ -183,6 +227,35 @@ text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions
     model="sonnet", messages=[{"role": "user", "content": "hi"}], stream=True) if c.choices)
 assert text == expected, text
 print("ok: streamed completion through the container")
+headers = {"Authorization": f"Bearer {key}"}
+body = {"model": "sonnet", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+message = httpx.post(f"{url}/v1/messages", headers=headers, json=body, timeout=60).json()
+assert "".join(b["text"] for b in message["content"] if b["type"] == "text") == expected, message
+with httpx.stream("POST", f"{url}/v1/messages", headers=headers, json={**body, "stream": True}, timeout=60) as events:
+    lines = [json.loads(l[5:]) for l in events.iter_lines() if l.startswith("data:")]
+assert "".join(e["delta"].get("text", "") for e in lines if e["type"] == "content_block_delta") == expected, lines
+print("ok: /v1/messages, plain and streamed, through the container")
+assert client.responses.create(model="sonnet", input="hi").output_text == expected
+deltas = [e.delta for e in client.responses.create(model="sonnet", input="hi", stream=True) if e.type == "response.output_text.delta"]
+assert "".join(deltas) == expected, deltas
+print("ok: /v1/responses, plain and streamed, through the container")
+# What serve imported by now (the record is rewritten every second): nothing the
+# image lock leaves out, and how much of it had no bytecode in the image.
+record, done = f"{root}/tmp/lcc-check-modules.json", time.time()
+deadline = time.monotonic() + 30
+while not (os.path.exists(record) and os.path.getmtime(record) > done + 1):
+    assert time.monotonic() < deadline, "no record of serve's modules"
+    time.sleep(0.2)
+modules = json.load(open(record))
+imported = {n.split(".")[0] for n in modules["names"]}
+leaked = sorted(imported & {n.replace("-", "_") for n in excluded})
+assert not leaked, f"serve imported what the image leaves out: {leaked}"
+venv = [f for f in modules["files"] if f.startswith("/opt/venv/") and f.endswith(".py")]
+cold = [f for f in venv if not os.path.exists(root + importlib.util.cache_from_source(f))]
+cold_kb = sum(os.path.getsize(root + f) for f in cold) // 1000
+print(f"ok: serve and these requests imported {len(venv)} modules of the venv, none it leaves out;"
+      f" {len(cold)} without bytecode ({cold_kb} kB of source, compiled in memory)")
+assert len(cold) <= len(venv) // 10, f"{len(cold)} of {len(venv)} imported modules have no bytecode: {cold[:20]}"
 def serves(cmdline):  # the proxy itself, not the buildah process that launched it
     line = " ".join(cmdline or [])
     return bool(cmdline) and "buildah" not in cmdline[0] and "litellm-claude-code serve" in line and f"--port {port}" in line
@@ -194,5 +267,5 @@ assert all(c.uids().real == 1000 for c in clis)
 print(f"ok: the proxy and {len(clis)} CLI process(es) run as uid 1000")
 PY
 
-[ "$total_mb" -le 1000 ] || fail "image is ${total_mb} MB, over 1000 MB"
+[ "$total_mb" -le 800 ] || fail "image is ${total_mb} MB, over 800 MB"
 echo "image check passed: ${total_mb} MB, cold build ${cold} s, rebuild ${warm} s"

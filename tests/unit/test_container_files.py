@@ -60,7 +60,15 @@ def test_dockerignore_keeps_tests_and_git_out() -> None:
     # Everything excluded first, then only what the image needs let back in (caches out again).
     assert lines[0] == "*", lines
     allowed = {line[1:].rstrip("/") for line in lines[1:] if line.startswith("!")}
-    assert allowed == {"requirements.lock", "pyproject.toml", "README.md", "LICENSE", "src", "docker/entrypoint.sh"}
+    assert allowed == {
+        "requirements-image.lock",
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+        "src",
+        "docker/entrypoint.sh",
+        "docker/bytecode.py",
+    }
     assert all(line.startswith("!") or "pycache" in line or line.endswith(".pyc") for line in lines[1:]), lines
     assert not any(name.startswith(("tests", ".git", "bench")) for name in allowed)
 
