@@ -3,6 +3,7 @@ in them (parked) and takes the client's results as the tools' real results."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -153,9 +154,15 @@ def test_a_three_step_loop_runs_in_one_process_with_nothing_injected(
     assert not any(marker in json.dumps(r.body["messages"]) for r in requests for marker in INJECTED)
 
 
-def test_parallel_calls_park_and_resume_together(client: Any, agents_proxy: Proxy, fake: FakeAnthropic) -> None:
+@pytest.mark.parametrize("pace", [0.0, 0.08], ids=["burst", "paced"])  # paced: each delta 80 ms apart, as real traffic
+def test_parallel_calls_park_and_resume_together(
+    client: Any, agents_proxy: Proxy, fake: FakeAnthropic, pace: float
+) -> None:
     messages: list[dict[str, Any]] = [{"role": "user", "content": f"Paris and Rome? {uuid.uuid4().hex}"}]
-    fake.script(calls("Paris", "Rome"), Reply(text=["Both mild."]))
+    fake.script(
+        dataclasses.replace(calls("Paris", "Rome"), delta_delay=pace),
+        Reply(text=["Both", " mild."], delta_delay=pace),
+    )
     first = client.chat.completions.create(model="sonnet", messages=messages, tools=[WEATHER])
     assert len(first.choices[0].message.tool_calls) == 2
     serving = pids(agents_proxy)
@@ -164,7 +171,7 @@ def test_parallel_calls_park_and_resume_together(client: Any, agents_proxy: Prox
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Both mild."
     assert pids(agents_proxy) <= serving  # no new process
     _, follow = fake.message_requests()
-    [tool_turn] = [m for m in non_system(follow) if m["role"] == "user" and isinstance(m["content"], list)]
+    [tool_turn] = [m for m in non_system(follow) if m["role"] == "user" and "tool_result" in json.dumps(m["content"])]
     assert [(b["type"], b["content"][0]["text"]) for b in tool_turn["content"]] == [
         ("tool_result", "20 C"),
         ("tool_result", "22 C"),
