@@ -53,21 +53,23 @@ IMAGE_HEADER = """\
 """
 
 
+def lock_blocks(text: str) -> list[str]:
+    """A lock split into its header comments, then one block per requirement
+    (its pin line, followed by its hashes and its "via" comments)."""
+    return re.split(r"^(?=[A-Za-z0-9])", text, flags=re.MULTILINE)
+
+
 def with_plain_pins(text: str) -> str:
     """The lock with a plain pin (and its hashes) after each pin that names extras."""
-    blocks: list[list[str]] = [[]]  # the first holds the header comments
-    for line in text.splitlines(keepends=True):
-        if line.strip() and not line[:1].isspace() and not line.startswith("#"):
-            blocks.append([line])  # a requirement, followed by its hashes and comments
-        else:
-            blocks[-1].append(line)
+    blocks = lock_blocks(text)
     out: list[str] = []
     for block in blocks:
-        out.extend(block)
-        match = PINNED_EXTRA.match(block[0].rstrip("\n")) if block else None
-        if match and not any(b[0].startswith(match.group(1) + "==") for b in blocks):
+        out.append(block)
+        first, *rest = block.splitlines(keepends=True) or [""]
+        match = PINNED_EXTRA.match(first.rstrip("\n"))
+        if match and not any(b.startswith(match.group(1) + "==") for b in blocks):
             out.append(match.group(1) + match.group(2) + "\n")
-            out.extend(line for line in block[1:] if line.lstrip().startswith("--hash"))
+            out.extend(line for line in rest if line.lstrip().startswith("--hash"))
     return "".join(out)
 
 
@@ -78,8 +80,7 @@ def requirement_name(block: str) -> str:
 
 def image_lock(text: str) -> str:
     """requirements.lock without the EXCLUDED packages, under a header that says why."""
-    blocks = re.split(r"^(?=[A-Za-z0-9])", text, flags=re.MULTILINE)
-    header, pins = blocks[0], blocks[1:]
+    header, *pins = lock_blocks(text)
     names = {requirement_name(block) for block in pins}
     missing = sorted(set(EXCLUDED) - names)
     if missing:
