@@ -187,9 +187,10 @@ class Settings(BaseSettings):
     idle_ttl: PositiveSeconds = _setting(300.0, "seconds an idle process is kept")
     spares: Count = _setting(
         1,
-        "clean processes kept ready per model + system prompt in use: the longest-idle conversation is "
-        "cleared (`/clear`, ~0.02 s of CPU); a new process (~0.6 s of CPU) is started only when there is "
-        "none to clear",
+        "idle processes kept ready per model + system prompt in use, besides the one a request just used. "
+        "A ready process may hold an older conversation: it is rewound (a few ms of CPU) only when a new "
+        "conversation needs it, the one idle the longest first, so conversations stay continuable until "
+        "then; a new process (~0.6 s of CPU) is started only when no idle one is left",
     )
     tool_wait: Seconds = _setting(
         DEFAULT_TOOL_WAIT,

@@ -63,6 +63,24 @@ async def test_a_reset_is_a_warm_hit_and_spares_count_as_starts_of_their_own() -
     await pool.close()
 
 
+async def test_resets_count_by_how_they_ended() -> None:
+    metrics = Metrics()
+    pool = pool_with(metrics)
+    assert value(metrics, "conversation_resets_total", outcome="rewound") == 0  # present from the start
+    lease = await pool.acquire(spec(), convo(), deadline=far())
+    await pool.release(lease, reusable=True, holds=HELD)
+    again = await pool.acquire(spec(), convo(prompt="other"), deadline=far())
+    assert again.mode == "reset"
+    await pool.release(again, reusable=True, holds=HELD)
+    again.session.reset_ok = False
+    replaced = await pool.acquire(spec(), convo(prompt="third"), deadline=far())
+    assert replaced.mode == "start"
+    assert value(metrics, "conversation_resets_total", outcome="rewound") == 1
+    assert value(metrics, "conversation_resets_total", outcome="failed") == 1
+    assert value(metrics, "conversation_resets_total", outcome="cleared") == 0
+    await pool.close()
+
+
 async def test_a_full_queue_counts_a_429_and_the_queue_depth_is_read_live() -> None:
     metrics = Metrics()
     pool = pool_with(metrics, max_processes=1, max_queue=1)

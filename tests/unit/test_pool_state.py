@@ -13,7 +13,7 @@ import pytest
 
 from litellm_claude_code._claude.options import LaunchSpec
 from litellm_claude_code._claude.pool import Pool, PoolLimits, State
-from litellm_claude_code._claude.process import Deadline, Phase
+from litellm_claude_code._claude.process import Deadline, Phase, ResetOutcome
 from litellm_claude_code._claude.types import Conversation, Turn
 from litellm_claude_code.errors import PoolClosed, PoolFull, RequestTimeout
 
@@ -42,11 +42,11 @@ class FakeSession:
             await self.start_gate.wait()
         self.phase = Phase.IDLE
 
-    async def reset(self, deadline: Deadline) -> bool:
+    async def reset(self, deadline: Deadline) -> ResetOutcome:
         self.resets += 1
         if self.reset_gate is not None:
             await self.reset_gate.wait()
-        return self.reset_ok
+        return "rewound" if self.reset_ok else None
 
     async def close(self) -> None:
         await asyncio.sleep(0)  # closing takes a moment: the process still counts meanwhile
@@ -224,21 +224,47 @@ async def test_at_the_cap_the_longest_idle_process_is_ended_before_a_new_one_sta
     assert pool.peak_processes == 2
 
 
-async def test_at_the_cap_a_request_waits_for_a_background_reset_instead_of_exceeding_it() -> None:
-    pool = Pool(PoolLimits(spares=1, max_processes=2), factory=Factory(), clock=Clock())
-    first = await pool.acquire(spec(), convo(), deadline=far())
-    await pool.release(first, reusable=True, holds=HELD)  # starts a spare
-    await pool.settled()
-    second = await pool.acquire(spec(), convo(), deadline=far())  # takes the spare
+async def test_at_the_cap_a_process_being_reset_counts_and_the_cap_holds() -> None:
+    pool = Pool(PoolLimits(spares=0, max_processes=2), factory=Factory(), clock=Clock())
+    first, second = [await pool.acquire(spec(), convo(prompt=p), deadline=far()) for p in "ab"]
+    await pool.release(first, reusable=True, holds=HELD)
+    await pool.release(second, reusable=True, holds=[HELD[0]])
     first.session.reset_gate = asyncio.Event()
-    await pool.release(second, reusable=True, holds=[HELD[0]])  # the older conversation is cleared
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 1 idle, 1 resetting>"
-    other = asyncio.create_task(pool.acquire(spec("other"), convo(), deadline=far()))
-    lease = await other  # ends the idle one (second) and starts under the cap
-    assert lease.mode == "start" and second.session.closed
+    new = asyncio.create_task(pool.acquire(spec(), convo(prompt="new"), deadline=far()))  # rewinds the idlest
+    while first.session.resets == 0:
+        await asyncio.sleep(0)
+    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 2 total: 1 idle, 1 resetting>"
+    other = await pool.acquire(spec("other"), convo(), deadline=far())  # ends the idle one, starts under the cap
+    assert other.mode == "start" and second.session.closed
     first.session.reset_gate.set()
-    await pool.settled()
+    assert (await new).mode == "reset" and (await new).session is first.session
     assert pool.peak_processes == 2
+
+
+async def test_a_conversation_stays_continuable_until_its_process_is_needed() -> None:
+    """Resets happen only when a new conversation needs a process; spares are not made by resetting."""
+    clock = Clock()
+    factory = Factory()
+    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=factory, clock=clock)
+    first = await pool.acquire(spec(), convo(), deadline=far())
+    await pool.release(first, reusable=True, holds=HELD)  # no other idle process: a spare is started
+    await pool.settled()
+    clock.now += 5
+    second = await pool.acquire(spec(), convo(prompt="other"), deadline=far())
+    assert second.mode == "fresh"
+    other_turns = [Turn("user", [{"type": "text", "text": "other"}])]
+    await pool.release(second, reusable=True, holds=other_turns)  # first is idle: nothing is started or reset
+    await pool.settled()
+    assert len(factory.made) == 2 and first.session.resets == second.session.resets == 0
+    clock.now += 5
+    follow = await pool.acquire(spec(), convo(*HELD, prompt="next"), deadline=far())
+    assert follow.mode == "continue" and follow.session is first.session  # its conversation was kept
+    await pool.release(follow, reusable=True, holds=HELD)
+    clock.now += 5
+    third = await pool.acquire(spec(), convo(prompt="third"), deadline=far())
+    assert third.mode == "reset" and third.session is second.session  # the conversation idle the longest
+    assert second.session.resets == 1 and first.session.resets == 0 and len(factory.made) == 2
+    await pool.close()
 
 
 async def test_idle_processes_are_trimmed_after_the_ttl() -> None:
@@ -299,41 +325,6 @@ async def test_drain_ends_running_processes_after_the_grace() -> None:
     assert running.entry.state is State.CLOSING
     await pool.release(running, reusable=False, holds=None)  # the request notices afterwards
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
-
-
-async def test_at_the_cap_older_conversations_are_reset_in_the_background() -> None:
-    pool = Pool(PoolLimits(spares=1, max_processes=2), factory=Factory(), clock=Clock())
-    first = await pool.acquire(spec(), convo(), deadline=far())
-    await pool.release(first, reusable=True, holds=[HELD[0]])  # starts a spare
-    await pool.settled()
-    second = await pool.acquire(spec(), convo(), deadline=far())
-    assert second.mode == "fresh" and second.session is not first.session
-    await pool.release(second, reusable=True, holds=[HELD[0]])  # the older conversation is cleared
-    await pool.settled()
-    assert first.session.resets == 1 and second.session.resets == 0
-    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 2 idle>"
-    third = await pool.acquire(spec(), convo(), deadline=far())
-    assert third.mode == "fresh" and third.session is first.session
-
-
-async def test_spares_come_from_clearing_the_longest_idle_conversation_not_from_new_processes() -> None:
-    """A /clear costs ~0.02 s of CPU, a new process ~0.6 s."""
-    clock = Clock()
-    factory = Factory()
-    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=factory, clock=clock)
-    first = await pool.acquire(spec(), convo(), deadline=far())
-    await pool.release(first, reusable=True, holds=HELD)  # nothing to clear yet: one spare is started
-    await pool.settled()
-    assert len(factory.made) == 2
-    clock.now += 5
-    second = await pool.acquire(spec(), convo(prompt="other"), deadline=far())
-    assert second.mode == "fresh"
-    await pool.release(second, reusable=True, holds=[Turn("user", [{"type": "text", "text": "other"}])])
-    await pool.settled()
-    assert len(factory.made) == 2  # no new process: the older conversation was cleared instead
-    assert first.session.resets == 1 and second.session.resets == 0
-    follow = await pool.acquire(spec(), convo(HELD[0], prompt="next"), deadline=far())
-    assert follow.mode == "start"  # its process was cleared: resumed in a new one
 
 
 async def test_continuing_turns_clear_nothing() -> None:

@@ -34,6 +34,7 @@ STATE_NAMES = {
 }
 WARM_MODES = ("continue", "fresh", "reset", "parked")
 START_REASONS = ("request", "spare")
+RESET_OUTCOMES = ("rewound", "cleared", "failed")
 RATE_LIMIT_STATUSES = ("allowed", "allowed_warning", "rejected")
 
 
@@ -95,6 +96,13 @@ class Metrics:
         self._misses = Counter(
             PREFIX + "warm_misses", "Requests that had to wait for a new process", registry=self.registry
         )
+        self._resets = Counter(
+            PREFIX + "conversation_resets",
+            "Conversations a warm process forgot to serve another: rewound (nothing of it stays), "
+            "cleared (/clear, where the CLI refused the rewind), failed (the process was replaced)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self._rejected = Counter(
             PREFIX + "requests_rejected",
             "Requests refused with 429 at once, by why (queue_full: every process busy, every queue place taken)",
@@ -123,6 +131,8 @@ class Metrics:
             self._starts.labels(reason)
         for mode in WARM_MODES:
             self._hits.labels(mode)
+        for outcome in RESET_OUTCOMES:
+            self._resets.labels(outcome)
         self._rejected.labels("queue_full")
 
     # -- what the pool records -------------------------------------------
@@ -139,6 +149,10 @@ class Metrics:
             self._misses.inc()
         else:
             self._hits.labels(mode).inc()
+
+    def record_reset(self, outcome: str | None) -> None:
+        """How a reset ended: ``rewound``, ``cleared``, or None (failed)."""
+        self._resets.labels(outcome or "failed").inc()
 
     def record_rejected(self, reason: str = "queue_full") -> None:
         self._rejected.labels(reason).inc()

@@ -7,8 +7,10 @@ environment, tools, ...). For a request the pool picks, in order:
    history (the client sent back its last reply): only the new turn is sent;
 2. ``fresh``: an idle process of the key that holds no conversation;
 3. ``reset``: the idle process of the key whose conversation has been idle
-   the longest, after ``/clear`` (replaced unless the CLI confirms a new
-   session): ~0.02 s of CPU, against ~0.6 s for a new process;
+   the longest, once that conversation is rewound away (replaced unless the
+   CLI confirms): a few ms of CPU, against ~0.6 s for a new process. Resets
+   happen only here, when a new conversation needs a process, so a
+   conversation stays continuable until then;
 4. ``start``: a new process (with the history resumed from a transcript).
 
 **The caps hold at every instant.** Every process counts against
@@ -17,12 +19,12 @@ starting, idle, leased, resetting and closing ones alike. At most
 ``max_processes`` requests run at once and at most ``max_queue`` wait; past
 both the pool refuses at once (429 upstream of here). A request that needs a
 new process at the cap ends the longest-idle one first, or waits for a
-background start or reset to finish. A waiting request's time counts against
-its timeout.
+background start to finish. A waiting request's time counts against its
+timeout.
 
 **Every state change is synchronous** (``_set``), so a cancellation at any
 ``await`` leaves the books right: a lease that is abandoned half way (the
-client left during ``/clear``, say) ends its process. After use a process
+client left during a reset, say) ends its process. After use a process
 returns idle only if its turn completed. Spare processes are started ahead
 of demand for keys in use, and idle ones are trimmed after ``idle_ttl``.
 
@@ -52,9 +54,7 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["parked", "continue", "fresh", "reset", "start"]
 PoolKey = tuple[object, ...]
-# A /clear off the request path may wait for a busy machine; one on it is bounded by the request.
-BACKGROUND_RESET_TIMEOUT = 30.0
-REQUEST_RESET_TIMEOUT = 5.0
+REQUEST_RESET_TIMEOUT = 5.0  # a reset is a few ms; this bounds one on a stalled machine
 
 
 # Makes a session for a launch spec and the conversation it starts with; the
@@ -251,7 +251,7 @@ class Pool:
         await self.settled()
 
     async def settled(self) -> None:
-        """Returns once the background starts, resets and closes under way have finished."""
+        """Returns once the background starts and closes under way have finished."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
@@ -289,9 +289,18 @@ class Pool:
             self._entries.remove(entry)
         self._notify()
 
-    def _end(self, entry: Entry) -> asyncio.Task[None]:
-        """Close a process in the background; it counts until it has exited."""
+    def _end(self, entry: Entry) -> asyncio.Task[None] | None:
+        """Close a process in the background; it counts until it has exited.
+
+        Outside a running loop (a pool task finalized after its loop ended, as
+        a library user's ``asyncio.run`` does) nothing could await a close:
+        the process is killed at once and None returned.
+        """
         self._set(entry, State.CLOSING)
+        if not _loop_running():
+            entry.session.kill_now()
+            self._forget(entry)
+            return None
 
         async def close() -> None:
             try:
@@ -394,7 +403,9 @@ class Pool:
             ]
             if spare:
                 oldest = min(spare, key=lambda e: e.idle_since)
-                await asyncio.shield(self._end(oldest))
+                closing = self._end(oldest)
+                if closing is not None:
+                    await asyncio.shield(closing)
                 continue
             if deadline.passed:
                 raise deadline.error()
@@ -431,7 +442,11 @@ class Pool:
         entry = lease.entry
         ok = False
         try:
-            ok = await entry.session.reset(Deadline.after(min(REQUEST_RESET_TIMEOUT, max(0.1, deadline.remaining()))))
+            outcome = await entry.session.reset(
+                Deadline.after(min(REQUEST_RESET_TIMEOUT, max(0.1, deadline.remaining())))
+            )
+            self.metrics.record_reset(outcome)
+            ok = outcome is not None
         finally:  # cancelled or failed: the process holds an unknown state
             if ok:
                 entry.holds = None
@@ -439,7 +454,7 @@ class Pool:
             else:
                 self._end(entry)
         if not ok:
-            logger.warning("a Claude Code process did not confirm /clear; replacing it")
+            logger.warning("a Claude Code process did not confirm its reset; replacing it")
             return None
         return lease
 
@@ -459,44 +474,25 @@ class Pool:
 
     # -- spares and trimming ---------------------------------------------
     def _top_up_spares(self, key: PoolKey, spec: LaunchSpec, keep_holding: Entry | None = None) -> None:
-        """Keep ``spares`` clean processes ready for a key in use, off the request path.
+        """Keep ``spares`` idle processes ready for a key in use, besides the one just released.
 
-        The longest-idle conversations of the key are cleared first
-        (``/clear``: ~0.02 s of CPU); a new process (~0.6 s of CPU) is started
-        only when there is none to clear, under the cap, while nobody waits
-        for a slot. The process just released keeps its conversation.
+        A ready process may still hold an older conversation: it is rewound
+        when a new conversation needs it (a few ms, on the request path), not
+        before, so every conversation stays continuable until its process is
+        wanted. A new process (~0.6 s of CPU) is started only under the cap,
+        while nobody waits for a slot.
         """
         spares = self._tuning_of(key).spares
         if self._draining or spares <= 0:
             return
-        mine = [e for e in self._entries if e.key == key and e.state is not State.CLOSING]
-        clean = [e for e in mine if e.state is State.RESETTING or (e.state is State.IDLE and e.holds is None)]
-        missing = spares - len(clean)
-        used = sorted(
-            (e for e in mine if e.state is State.IDLE and e.holds is not None and e is not keep_holding),
-            key=lambda e: e.idle_since,
-        )
-        for entry in used[: max(0, missing)]:
-            self._set(entry, State.RESETTING)  # nobody may pick it while it resets
-            self._spawn(self._reset_spare(entry))
-            missing -= 1
+        mine = [e for e in self._entries if e.key == key and e is not keep_holding]
+        ready = sum(1 for e in mine if e.state is State.IDLE)
         starting = sum(1 for e in mine if e.state is State.STARTING and e.holds is None)
         room = 0 if self._waiters else max(0, self.limits.max_processes - len(self._entries))
-        for _ in range(min(missing - starting, room)):
+        for _ in range(min(spares - ready - starting, room)):
             entry = self._new_entry(key, spec, Conversation(spec.system_prompt, (), ()), State.STARTING)
             self.metrics.record_start("spare")
             self._spawn(self._start_spare(entry))
-
-    async def _reset_spare(self, entry: Entry) -> None:
-        ok = False
-        try:
-            ok = await entry.session.reset(Deadline.after(BACKGROUND_RESET_TIMEOUT))
-        finally:
-            if ok and not self._draining:
-                entry.holds = None
-                self._set(entry, State.IDLE)
-            elif entry.state is not State.CLOSING:
-                self._end(entry)
 
     async def _start_spare(self, entry: Entry) -> None:
         started = False
@@ -539,8 +535,17 @@ class Pool:
         stale = [
             e for e in self._entries if e.state is State.IDLE and now - e.idle_since > self._tuning_of(e.key).idle_ttl
         ]
-        await asyncio.gather(*(self._end(e) for e in stale), return_exceptions=True)
+        closing = [task for task in map(self._end, stale) if task is not None]
+        await asyncio.gather(*closing, return_exceptions=True)
         return len(stale)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class OneShot:

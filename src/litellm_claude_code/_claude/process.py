@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ..errors import RequestTimeout
 
@@ -52,6 +52,10 @@ class Deadline:
         return RequestTimeout(self.seconds)
 
 
+# How a process forgot its conversation; None: it could not (it is replaced).
+ResetOutcome = Literal["rewound", "cleared"] | None
+
+
 class Session(Protocol):
     """What the pool needs of a CLI process (see :class:`session.CLISession`)."""
 
@@ -62,7 +66,7 @@ class Session(Protocol):
 
     async def start(self, timeout: float) -> None: ...
 
-    async def reset(self, deadline: Deadline) -> bool: ...
+    async def reset(self, deadline: Deadline) -> ResetOutcome: ...
 
     async def close(self) -> None: ...
 

@@ -49,6 +49,7 @@ __all__ = [
     "LockedDownTransport",
     "build_tool_server",
     "bundled_cli",
+    "control_request",
     "find_cli",
     "mcp_tool",
     "tool_result",
@@ -182,6 +183,20 @@ def with_initialize_fields(line: str, fields: dict[str, Any]) -> tuple[str, bool
         return line, False
     request.update(fields)
     return json.dumps(message) + "\n", True
+
+
+async def control_request(client: Any, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send the CLI a control request the SDK has no method for (``rewind_conversation``)
+    on ``client``'s own channel; returns the CLI's response.
+
+    Raises:
+        Exception: the CLI answered with an error, ended, or did not answer within ``timeout``.
+    """
+    query = client._query
+    if query is None:
+        raise sdk_errors.CLIConnectionError("Not connected")
+    response: dict[str, Any] = await query._send_control_request(request, timeout=timeout)
+    return response
 
 
 def mcp_tool(name: str, description: str, schema: dict[str, Any], *, max_result_chars: int) -> Any:

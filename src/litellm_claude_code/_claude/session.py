@@ -4,9 +4,16 @@ An actor task owns the :class:`ClaudeSDKClient` (the SDK's anyio scopes must
 open and close in one task): it connects once, then runs turns from a queue,
 feeding each turn's messages to that turn's own queue, which the request
 reads with a deadline. A process serves one turn at a time; between turns it
-keeps its conversation (for continuation) or is reset with ``/clear``. While
+keeps its conversation (for continuation) or is reset for another. While
 idle the actor also watches the process, so one that dies (killed, crashed)
 is reported at once through ``on_exit`` and never handed out.
+
+A reset rewinds the conversation to before its first message (the CLI's own
+``rewind_conversation``: nothing of it stays, and the next conversation's
+requests are those of a fresh process); when the CLI refuses, ``/clear``
+starts a new session instead, whose first message then carries the command's
+record. Every user message is sent with a uuid of ours, so the first and the
+latest of a conversation are known.
 
 Each process gets a scratch directory of its own (the CLI's temp files, which
 it does not clean up itself) that is removed when it ends. A request's history
@@ -33,14 +40,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from claude_agent_sdk import ClaudeSDKClient, ResultMessage, project_key_for_directory
+from claude_agent_sdk import ClaudeSDKClient, ResultMessage, UserMessage, project_key_for_directory
 
 from ..errors import CLINotFound, RequestTimeout, WorkerError
 from .credentials import claude_config_dir
 from .options import LaunchSpec, build_options
 from .parking import ToolBridge, ToolResult
-from .process import Deadline, Phase
-from .sdk_compat import CLI_VERSION, ClaudeSDKError, CLINotFoundError, LockedDownTransport
+from .process import Deadline, Phase, ResetOutcome
+from .sdk_compat import CLI_VERSION, ClaudeSDKError, CLINotFoundError, LockedDownTransport, control_request
 from .transcript import transcript_entries
 from .types import ContentBlock, Conversation
 
@@ -51,8 +58,9 @@ EXIT_GRACE = 1.0  # seconds a finished CLI gets to exit on stdin EOF
 _END = object()
 
 
-def user_message(prompt: Sequence[ContentBlock]) -> dict[str, Any]:
-    """A user turn delivered verbatim: no ``@file`` expansion, no slash commands."""
+def user_message(prompt: Sequence[ContentBlock], message_id: str) -> dict[str, Any]:
+    """A user turn delivered verbatim (no ``@file`` expansion, no slash commands),
+    under a uuid of ours (a rewind names its target by it)."""
     plain = len(prompt) == 1 and prompt[0].get("type") == "text"
     content: str | list[ContentBlock] = prompt[0]["text"] if plain else list(prompt)
     return {
@@ -60,6 +68,7 @@ def user_message(prompt: Sequence[ContentBlock]) -> dict[str, Any]:
         "message": {"role": "user", "content": content},
         "parent_tool_use_id": None,
         "client_composed": True,
+        "uuid": message_id,
     }
 
 
@@ -83,12 +92,13 @@ def _write_private(path: Path, text: str) -> None:
 
 
 class TurnMessages:
-    """One turn's SDK messages, read with a deadline."""
+    """One turn's SDK messages, read with a deadline (for a ``control`` request: its response)."""
 
-    def __init__(self, message: dict[str, Any], deadline: Deadline) -> None:
+    def __init__(self, message: dict[str, Any], deadline: Deadline, *, control: bool = False) -> None:
         self.message = message
+        self.control = control
         self.completed = False  # the CLI reported this turn's result
-        self._deadline = deadline
+        self.deadline = deadline
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
 
     def put(self, item: Any) -> None:
@@ -102,12 +112,12 @@ class TurnMessages:
             CLINotFound, WorkerError: the CLI could not run or died.
         """
         while True:
-            if self._deadline.passed:
-                raise self._deadline.error()
+            if self.deadline.passed:
+                raise self.deadline.error()
             try:
-                item = await asyncio.wait_for(self._queue.get(), timeout=self._deadline.remaining())
+                item = await asyncio.wait_for(self._queue.get(), timeout=self.deadline.remaining())
             except asyncio.TimeoutError:
-                raise self._deadline.error() from None
+                raise self.deadline.error() from None
             if item is _END:
                 return
             if isinstance(item, BaseException):
@@ -142,6 +152,8 @@ class CLISession:
         self.bridge: ToolBridge | None = ToolBridge() if spec.park_tools else None
         self.phase = Phase.NEW
         self.session_id: str | None = None
+        self._opened: str | None = None  # uuid of the conversation's first user message
+        self._latest: str | None = None  # ... and of its latest one
         self.turns = 0
         self.stderr_tail: deque[str] = deque(maxlen=20)
 
@@ -176,10 +188,41 @@ class CLISession:
 
     def turn(self, prompt: Sequence[ContentBlock], deadline: Deadline) -> TurnMessages:
         """Send a user turn; iterate the result for its messages."""
-        return self._submit(user_message(prompt), deadline)
+        message_id = str(uuid.uuid4())
+        job = self._submit(user_message(prompt, message_id), deadline)
+        self._opened = self._opened or message_id
+        self._latest = message_id
+        return job
 
-    async def reset(self, deadline: Deadline) -> bool:
-        """Forget the conversation (``/clear``). True only if the CLI started a new session."""
+    async def reset(self, deadline: Deadline) -> ResetOutcome:
+        """Forget the conversation: rewind it, else ``/clear`` it. None unless the CLI confirmed."""
+        if self._opened is not None:
+            rewound = await self._rewind(deadline)
+            if rewound is not False:  # done, or the CLI did not answer at all
+                return "rewound" if rewound else None
+        return "cleared" if await self._clear(deadline) else None
+
+    async def _rewind(self, deadline: Deadline) -> bool | None:
+        """True: the conversation is gone; False: the CLI refused; None: it did not answer."""
+        request = {
+            "subtype": "rewind_conversation",
+            "target_message_uuid": self._opened,
+            "last_seen_user_message_uuid": self._latest,
+        }
+        job = self._submit(request, deadline, control=True)
+        try:
+            [response] = [item async for item in job]
+        except Exception:
+            return None
+        if isinstance(response, dict) and response.get("rewound") is True:
+            self._opened = self._latest = None
+            return True
+        reason = response.get("reason") if isinstance(response, dict) else response
+        logger.info("Claude Code did not rewind a conversation (%s); clearing it instead", reason)
+        return False
+
+    async def _clear(self, deadline: Deadline) -> bool:
+        """``/clear``: True only if the CLI started a new session."""
         before = self.session_id
         job = self._submit(CLEAR_MESSAGE, deadline)
         try:
@@ -187,7 +230,10 @@ class CLISession:
                 pass
         except Exception:
             return False
-        return job.completed and self.session_id is not None and self.session_id != before
+        cleared = job.completed and self.session_id is not None and self.session_id != before
+        if cleared:
+            self._opened = self._latest = None
+        return cleared
 
     def park(self) -> None:
         """The turn ended in client function calls: the CLI waits in them for the client's results.
@@ -210,11 +256,11 @@ class CLISession:
         self.bridge.deliver(results)
         return job
 
-    def _submit(self, message: dict[str, Any], deadline: Deadline) -> TurnMessages:
+    def _submit(self, message: dict[str, Any], deadline: Deadline, *, control: bool = False) -> TurnMessages:
         if self.phase is not Phase.IDLE:
             raise WorkerError(f"Claude Code CLI is {self.phase.value}, not ready for a turn")
         self.phase = Phase.BUSY
-        job = TurnMessages(message, deadline)
+        job = TurnMessages(message, deadline, control=control)
         self._jobs.put_nowait(job)
         return job
 
@@ -234,6 +280,8 @@ class CLISession:
             )
             self._transcript = transcript_path(self.spec, resume)
             _write_private(self._transcript, "".join(json.dumps(entry) + "\n" for entry in entries))
+            users = [entry["uuid"] for entry in entries if entry["type"] == "user"]
+            self._opened, self._latest = (users[0], users[-1]) if users else (None, None)
         options = build_options(self.spec, resume=resume, tools=self.bridge)
         options.stderr = self.on_stderr
         # Temp files and the CLI's cache (MCP logs, one folder per session) live and die with the process.
@@ -281,20 +329,14 @@ class CLISession:
             started.set_result(None)
             while (job := await self._next_job(exited)) is not None:
                 self._current = job
-                await client.query(_once(job.message))
-                result_seen = False
-                async for message in client.receive_response():
-                    session_id = getattr(message, "session_id", None)
-                    if isinstance(session_id, str) and session_id:
-                        self.session_id = session_id
-                    result_seen = result_seen or isinstance(message, ResultMessage)
-                    if self._current is not None:  # None while parked: the rest of the step nobody reads
-                        self._current.put(message)
-                if not result_seen:  # the message stream ended: the CLI is gone
+                if job.control:
+                    job.put(await self._control(client, job, exited))
+                elif await self._run_turn(client, job):
+                    self.turns += 1
+                else:  # the message stream ended: the CLI is gone
                     break
                 job = self._current or job
                 job.completed = True
-                self.turns += 1
                 self._current = None
                 self.phase = Phase.IDLE
                 job.put(_END)
@@ -319,6 +361,30 @@ class CLISession:
             shutil.rmtree(self._scratch, ignore_errors=True)
             if self._on_exit is not None:
                 self._on_exit(self)
+
+    async def _run_turn(self, client: ClaudeSDKClient, job: TurnMessages) -> bool:
+        """Feed one turn's messages to whoever reads them; False if the CLI ended first."""
+        await client.query(_once(job.message))
+        result_seen = False
+        async for message in client.receive_response():
+            session_id = getattr(message, "session_id", None)
+            if isinstance(session_id, str) and session_id:
+                self.session_id = session_id
+            if isinstance(message, UserMessage) and message.uuid:  # the CLI's own: tool results
+                self._latest = message.uuid
+            result_seen = result_seen or isinstance(message, ResultMessage)
+            if self._current is not None:  # None while parked: the rest of the step nobody reads
+                self._current.put(message)
+        return result_seen
+
+    async def _control(self, client: ClaudeSDKClient, job: TurnMessages, exited: asyncio.Future[Any]) -> Any:
+        """The CLI's response to a control request; its error, as text, if it answered with one."""
+        try:
+            return await control_request(client, job.message, timeout=max(0.1, job.deadline.remaining()))
+        except Exception as exc:
+            if exited.done():
+                raise
+            return f"{type(exc).__name__}: {exc}"
 
     def _failure(self, exc: BaseException) -> Exception:
         if isinstance(exc, CLINotFoundError):
