@@ -62,7 +62,9 @@ ROWS_EXPLAINED = (
     "Tool-loop rows time step 2 (the `tool` message sent back, answered with text) of loops whose step 1 got "
     "a `tool_calls` answer; parked = pool on with default settings, resume = pool on with "
     "LITELLM_CLAUDE_CODE_TOOL_WAIT=0. CPU is the user+system time of the proxy and of its CLIs over all the "
-    "requests a row sent (first turns and step 1 included), read once the background work has settled."
+    "requests a row sent (first turns and step 1 included), read once the background work has settled. "
+    "Each pool-on row is measured warm: after one unmeasured conversation per concurrent client, so the pool "
+    "has grown to the row's concurrency (pool off has no warm state)."
 )
 # Targets from issue 10 (see the markdown's "Targets" lines).
 TARGET_PARKED_OVER_PLAIN = 1.5
@@ -507,10 +509,24 @@ def step1_summary(samples: list[Sample]) -> dict[str, Any]:
 
 
 async def measure(
-    scenario: str, concurrency: int, total: int, conversation: Conversation, *, proxy: Proxy, fake: FakeAnthropic
+    scenario: str,
+    concurrency: int,
+    total: int,
+    conversation: Conversation,
+    *,
+    proxy: Proxy,
+    fake: FakeAnthropic,
+    warm: bool = False,
 ) -> Cell:
-    """One cell against a proxy, with its CPU cost once the background work has settled."""
+    """One cell against a proxy, with its CPU cost once the background work has settled.
+
+    ``warm``: first one unmeasured conversation per concurrent client, so a pool
+    has grown to the row's concurrency (the rows describe a warm steady state;
+    growing it is the first-request cost of the README's Limitations)."""
     pid = proxy.process.pid
+    if warm:
+        await run_load(concurrency, concurrency, conversation)
+        await asyncio.to_thread(settle, pid)
     upstream_before = len(fake.message_requests())
     own0, clis0 = tree_cpu(pid)
     tally, elapsed = await run_load(concurrency, total, conversation)
@@ -571,13 +587,16 @@ async def warm_up(proxy: Proxy, conversation: Conversation, count: int) -> None:
     await asyncio.to_thread(settle, proxy.process.pid)
 
 
-async def plain_cells(proxy: Proxy, label: str, plan: Plan, fake: FakeAnthropic, system: str) -> list[Cell]:
+async def plain_cells(
+    proxy: Proxy, label: str, plan: Plan, fake: FakeAnthropic, system: str, *, warm: bool
+) -> list[Cell]:
     cells = []
     for conc in plan.levels:
         for turns, mode in ((1, "single"), (plan.turns, "multi")):
             count = plan.requests * conc if turns == 1 else max(conc, plan.requests * conc // (turns - 1))
             conversation = chat_conversation(proxy, system, turns)
-            cells.append(await measure(f"{label}, {mode}-turn", conc, count, conversation, proxy=proxy, fake=fake))
+            cell = await measure(f"{label}, {mode}-turn", conc, count, conversation, proxy=proxy, fake=fake, warm=warm)
+            cells.append(cell)
     return cells
 
 
@@ -585,12 +604,16 @@ def tool_conversation(proxy: Proxy, plan: Plan) -> Conversation:
     return tool_loop_conversation(proxy, f"You are a weather agent. {proxy.url}", plan.tool_seconds)
 
 
-async def tool_cells(proxy: Proxy, mode: str, plan: Plan, fake: FakeAnthropic, *, warm: bool) -> list[Cell]:
+async def tool_cells(
+    proxy: Proxy, mode: str, plan: Plan, fake: FakeAnthropic, *, warm: bool, pooled: bool
+) -> list[Cell]:
     conversation = tool_conversation(proxy, plan)
     if warm:  # the processes serving plain rows have another key
         await warm_up(proxy, conversation, tool_warmup(plan))
     return [
-        await measure(f"tool loop {mode}, step 2", conc, plan.requests * conc, conversation, proxy=proxy, fake=fake)
+        await measure(
+            f"tool loop {mode}, step 2", conc, plan.requests * conc, conversation, proxy=proxy, fake=fake, warm=pooled
+        )
         for conc in plan.tool_levels
     ]
 
@@ -636,6 +659,7 @@ async def run_proxy(
     plain_levels = plan.levels if spec.plain else []
     references = [c for c in plan.tool_levels if c not in plain_levels] if spec.tool_mode == "parked" else []
     plain_first = bool(plain_levels or references)
+    pooled = spec.env.get("LITELLM_CLAUDE_CODE_POOL") == "1"  # pool off has no warm state to reach
     if plain_first:
         await warm_up(proxy, chat_conversation(proxy, system, 1), plan.warmup)
     else:
@@ -643,15 +667,21 @@ async def run_proxy(
     await asyncio.to_thread(sampler.rest)
     with sampler:
         if plain_levels:
-            cells += await plain_cells(proxy, spec.label, plan, fake, system)
+            cells += await plain_cells(proxy, spec.label, plan, fake, system, warm=pooled)
         for conc in references:
             conversation = chat_conversation(proxy, system, 1)
             cell = await measure(
-                f"{spec.label}, single-turn", conc, plan.requests * conc, conversation, proxy=proxy, fake=fake
+                f"{spec.label}, single-turn",
+                conc,
+                plan.requests * conc,
+                conversation,
+                proxy=proxy,
+                fake=fake,
+                warm=pooled,
             )
             cells.append(cell)
         if spec.tool_mode is not None:
-            cells += await tool_cells(proxy, spec.tool_mode, plan, fake, warm=plain_first)
+            cells += await tool_cells(proxy, spec.tool_mode, plan, fake, warm=plain_first, pooled=pooled)
     return cells
 
 

@@ -198,8 +198,10 @@ class CLISession:
         """Forget the conversation: rewind it, else ``/clear`` it. None unless the CLI confirmed."""
         if self._opened is not None:
             rewound = await self._rewind(deadline)
-            if rewound is not False:  # done, or the CLI did not answer at all
-                return "rewound" if rewound else None
+            if rewound is None:  # no answer: the CLI is stalled or gone
+                return None
+            if rewound:
+                return "rewound"
         return "cleared" if await self._clear(deadline) else None
 
     async def _rewind(self, deadline: Deadline) -> bool | None:
