@@ -54,7 +54,9 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["parked", "continue", "fresh", "reset", "start"]
 PoolKey = tuple[object, ...]
-REQUEST_RESET_TIMEOUT = 5.0  # a reset is a few ms; this bounds one on a stalled machine
+# A rewind takes a few ms; this bounds one on a stalled CLI. Under overload (the soak at c=48)
+# 5 s was too short: timed-out resets replaced their processes, and the starts deepened the overload.
+REQUEST_RESET_TIMEOUT = 15.0
 
 
 # Makes a session for a launch spec and the conversation it starts with; the
