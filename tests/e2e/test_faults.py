@@ -21,7 +21,7 @@ import psutil
 import pytest
 from claude_agent_sdk import project_key_for_directory
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
-from harness import post_chat
+from harness import openai_client, post_chat
 
 from conftest import CANARIES, Proxy, base_env, running_proxy, start_proxy, stop_process, wait_for
 
@@ -42,7 +42,7 @@ def small(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture()
 def client(small: Proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{small.url}/v1", api_key=small.key, max_retries=0, timeout=60)
+    return openai_client(small)
 
 
 class CliCounter:

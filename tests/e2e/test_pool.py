@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Reply, ToolUse
+from harness import openai_client
 from harness import post_chat as post
 from test_chat import client_system_text, conversation_turns
 
@@ -37,7 +38,7 @@ def pooled(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture()
 def client(pooled: Proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{pooled.url}/v1", api_key=pooled.key, max_retries=0, timeout=60)
+    return openai_client(pooled)
 
 
 def system(tag: str = "") -> dict[str, str]:

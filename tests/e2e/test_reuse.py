@@ -18,6 +18,7 @@ from typing import Any
 import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Recorded, Reply
+from harness import openai_client
 from test_metrics import get, samples
 from test_tool_loop import WEATHER, calls, echo, non_system, results
 
@@ -42,7 +43,7 @@ def reusing(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture()
 def client(reusing: Proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{reusing.url}/v1", api_key=reusing.key, max_retries=0, timeout=60)
+    return openai_client(reusing)
 
 
 def system() -> dict[str, str]:

@@ -15,6 +15,7 @@ import openai
 import pytest
 from fake_anthropic import FakeAnthropic, Recorded, Reply, ToolUse
 from functions import WEATHER
+from harness import openai_client
 
 from conftest import Proxy, running_proxy, wait_for
 
@@ -49,7 +50,7 @@ def agents_proxy(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture()
 def client(agents_proxy: Proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{agents_proxy.url}/v1", api_key=agents_proxy.key, max_retries=0, timeout=60)
+    return openai_client(agents_proxy)
 
 
 def pids(proxy: Proxy) -> set[int]:
