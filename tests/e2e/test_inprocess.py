@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import litellm
+import psutil
 import pytest
 from fake_anthropic import FakeAnthropic, Reply
 
@@ -16,6 +18,15 @@ from litellm_claude_code import ClaudeCodeLLM, Settings
 pytestmark = pytest.mark.e2e
 
 HI = [{"role": "user", "content": "hi"}]
+
+
+def running_cli() -> list[psutil.Process]:
+    """This test process's CLI children that have not exited."""
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.name() == "claude" and p.status() != psutil.STATUS_ZOMBIE
+    ]
 
 
 @pytest.fixture()
@@ -134,14 +145,8 @@ def test_making_a_provider_adds_no_litellm_callback(fake: FakeAnthropic) -> None
 async def test_a_provider_used_as_a_context_manager_ends_its_warm_processes(
     fake: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import psutil
-
     monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", OAUTH_TOKEN)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-
-    def running_cli() -> list[psutil.Process]:
-        return [p for p in psutil.Process().children(recursive=True) if p.name() == "claude"]
-
     with ClaudeCodeLLM(Settings(state_dir=tmp_path / "state", base_url=fake.base_url, cli_max_retries=0)) as handler:
         litellm_claude_code.register(handler)
         try:
@@ -150,3 +155,15 @@ async def test_a_provider_used_as_a_context_manager_ends_its_warm_processes(
         finally:
             litellm_claude_code.register()
     assert wait_for(lambda: not running_cli(), timeout=10)
+
+
+def test_asyncio_run_ends_the_warm_processes_with_its_loop(provider: ClaudeCodeLLM, fake: FakeAnthropic) -> None:
+    """The pool lives on the loop of its requests; ``asyncio.run`` ending that loop ends its processes,
+    the one kept warm and the spare started after the answer, before it returns."""
+
+    async def ask() -> None:
+        await litellm.acompletion(model="claude-code/sonnet", messages=HI)
+        assert running_cli()  # kept warm
+
+    asyncio.run(ask())
+    assert running_cli() == []

@@ -431,3 +431,20 @@ async def test_drain_ends_parked_processes_at_once() -> None:
     pool, first = await parked_pool()
     await pool.drain(grace=30)
     assert first.session.closed
+
+
+def test_when_its_event_loop_ends_the_pool_closes_its_processes_on_it() -> None:
+    """``asyncio.run`` cancels every task before it closes the loop: the pool then closes its
+    processes, a spare half started too, while the loop can still reap them, and starts no other."""
+    factory = Factory()
+    pool = Pool(PoolLimits(spares=1), factory=factory, clock=Clock())
+
+    async def one_request() -> None:
+        lease = await pool.acquire(spec(), convo(), deadline=far())
+        factory.gate_starts = asyncio.Event()  # the spare's start never finishes by itself
+        await pool.release(lease, reusable=True, holds=HELD)
+        assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 1 starting, 1 idle>"
+
+    asyncio.run(one_request())
+    assert len(factory.made) == 2 and all(session.closed for session in factory.made)
+    assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"

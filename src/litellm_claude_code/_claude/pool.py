@@ -57,6 +57,8 @@ PoolKey = tuple[object, ...]
 # A rewind takes a few ms; this bounds one on a stalled CLI. Under overload (the soak at c=48)
 # 5 s was too short: timed-out resets replaced their processes, and the starts deepened the overload.
 REQUEST_RESET_TIMEOUT = 15.0
+# How long the pool's processes may take to end when their event loop is ending (each ends in ~2 s at most).
+LOOP_END_GRACE = 5.0
 
 
 # Makes a session for a launch spec and the conversation it starts with; the
@@ -521,10 +523,32 @@ class Pool:
             self._trimmer = asyncio.ensure_future(self._trim_forever())
 
     async def _trim_forever(self) -> None:
-        while not self._draining:
-            shortest = min([self.limits.idle_ttl, *(t.idle_ttl for t in self._tuning.values())])
-            await asyncio.sleep(max(1.0, min(30.0, shortest / 2)))
-            await self.trim()
+        """Trims idle processes; its cancellation, when not by ``close()``, means the loop is ending.
+
+        ``asyncio.run`` and ``asyncio.Runner`` (pytest-asyncio too) cancel every
+        task of a loop before closing it. The pool then ends its processes
+        while the loop can still reap them, instead of leaving them (and a
+        spare started to replace the ones the cancellation killed) to a loop
+        that is gone.
+        """
+        try:
+            while not self._draining:
+                shortest = min([self.limits.idle_ttl, *(t.idle_ttl for t in self._tuning.values())])
+                await asyncio.sleep(max(1.0, min(30.0, shortest / 2)))
+                await self.trim()
+        except asyncio.CancelledError:
+            if not self._draining:
+                await self._close_as_loop_ends()
+            raise
+
+    async def _close_as_loop_ends(self) -> None:
+        self._draining = True
+        self._trimmer = None  # this task: close() must not cancel it again
+        try:
+            await asyncio.wait_for(self.close(), timeout=LOOP_END_GRACE)
+        except asyncio.TimeoutError:
+            logger.warning("Claude Code processes did not end with their event loop; killing them")
+            self.kill_all_now()
 
     def _tuning_of(self, key: PoolKey) -> Tuning:
         limits = self.limits
