@@ -114,6 +114,21 @@ class Memory:
 
 
 @dataclass
+class Sporadic:
+    """One request after a long rest: what a warm proxy costs at a human's pace."""
+
+    rest_s: float
+    clis_at_rest: int
+    rest_cpu_s: float  # the proxy and its CLIs over the rest
+    request_cpu_s: float  # the request after it, settled
+    request_ttft_ms: float | None
+
+    @property
+    def cpu_s_per_request(self) -> float:
+        return round(self.rest_cpu_s + self.request_cpu_s, 3)
+
+
+@dataclass
 class Tally:
     """What one cell's workers collected: timed samples, step-1 samples of tool
     loops, and every request sent (timed or not)."""
@@ -429,6 +444,7 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.seen: set[int] = set()
+        self.sporadic: Sporadic | None = None
 
     def rest(self) -> None:
         self.memory.proxy_rss_mib_rest = rss_mib(self.proxy.process.pid)
@@ -558,6 +574,7 @@ class Plan:
     turns: int
     warmup: int
     tool_seconds: float
+    rest: float = 0.0  # seconds the warm pool-on proxy rests before one more request
 
     def direct_levels(self) -> list[int]:
         wanted = set(self.levels) if "plain" in self.scenarios else set()
@@ -576,6 +593,9 @@ def start(fake: FakeAnthropic, tmp: Path, name: str, extra_env: dict[str, str], 
         env["LITELLM_CLAUDE_CODE_MAX_PROCESSES"] = str(args.max_processes)
     if args.spares is not None:
         env["LITELLM_CLAUDE_CODE_SPARES"] = str(args.spares)
+    if args.cli_env:
+        env.update(item.split("=", 1) for item in args.cli_env)
+        env["LITELLM_CLAUDE_CODE_PASS_ENV"] = ",".join(item.split("=", 1)[0] for item in args.cli_env)
     proxy = start_proxy(home, env)
     proxy.key = env["LITELLM_MASTER_KEY"]
     return proxy
@@ -682,7 +702,30 @@ async def run_proxy(
             cells.append(cell)
         if spec.tool_mode is not None:
             cells += await tool_cells(proxy, spec.tool_mode, plan, fake, warm=plain_first, pooled=pooled)
+    if spec.plain and pooled and plan.rest > 0:
+        sampler.sporadic = await sporadic(proxy, system, plan.rest)
     return cells
+
+
+async def sporadic(proxy: Proxy, system: str, rest: float) -> Sporadic:
+    """Let a warm proxy rest ``rest`` seconds, then send one new conversation: the
+    CPU of the rest (idle processes tick over, their runtime collects) and of the
+    request after it (a runtime that dropped its compiled code recompiles it)."""
+    pid = proxy.process.pid
+    await asyncio.to_thread(settle, pid)
+    clis = len(cli_children(pid))
+    before = sum(tree_cpu(pid))
+    await asyncio.sleep(rest)
+    rested = sum(tree_cpu(pid))
+    tally, _ = await run_load(1, 1, chat_conversation(proxy, system, 1))
+    await asyncio.to_thread(settle, pid)
+    after = sum(tree_cpu(pid))
+    (sample,) = tally.samples
+    if not sample.ok:
+        raise RuntimeError(f"the request after the rest failed: HTTP {sample.status}")
+    ttft = round(sample.ttft * 1000, 1) if sample.ttft is not None else None
+    print(f"one request after {rest:.0f} s at rest done", file=sys.stderr)
+    return Sporadic(rest, clis, round(rested - before, 3), round(after - rested, 3), ttft)
 
 
 # -- reporting -----------------------------------------------------------------
@@ -814,6 +857,15 @@ def markdown(result: dict[str, Any]) -> str:
     if step1:
         lines += ["Tool-loop step 1, p50 time to the first tool-call delta: " + ", ".join(step1), ""]
     lines += ["Targets:", *targets(result), "", f"Memory (RSS, MiB) and CPU at rest: {memory}"]
+    for label, r in result.get("sporadic", {}).items():
+        lines += [
+            "",
+            f"One request after {r['rest_s']:.0f} s at rest ({label}, {r['clis_at_rest']} CLIs at rest): "
+            f"{r['rest_cpu_s']} s of CPU over the rest, {r['request_cpu_s']} s for the request "
+            f"(TTFT {r['request_ttft_ms']} ms): {r['cpu_s_per_request']} s per request at that pace.",
+        ]
+    if result.get("cli_env"):
+        lines += ["", f"CLI environment added: {', '.join(result['cli_env'])}."]
     return "\n".join(lines)
 
 
@@ -829,6 +881,7 @@ async def main_async(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     )
     cells: list[Cell] = []
     memory: dict[str, Any] = {}
+    sporadic_result: dict[str, Any] = {}
     proxies: list[Proxy] = []
     try:
         for conc in plan.direct_levels():
@@ -841,6 +894,11 @@ async def main_async(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
             sampler = MemorySampler(proxy)
             cells += await run_proxy(proxy, spec, plan, fake, sampler)
             memory[spec.label] = asdict(sampler.memory)
+            if sampler.sporadic is not None:
+                sporadic_result[spec.label] = {
+                    **asdict(sampler.sporadic),
+                    "cpu_s_per_request": sampler.sporadic.cpu_s_per_request,
+                }
             sampler.seen.update(c.pid for c in cli_children(proxy.process.pid))
             stop_process(proxy.process)
             memory[spec.label]["cli_processes_after_stop"] = clis_left(sampler.seen)
@@ -869,6 +927,8 @@ async def main_async(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
         "ttft_overhead_ratio_pool_on_over_off": ratios(cells, direct),
         "step2_ttft_overhead_over_warm_plain_turn": tool_ratios(cells, direct),
         "memory": memory,
+        "sporadic": sporadic_result,
+        "cli_env": args.cli_env,
         "table": table(cells, direct),
     }
 
@@ -888,6 +948,13 @@ def scenarios(text: str) -> set[str]:
     return found
 
 
+def cli_variable(text: str) -> str:
+    name, sep, _ = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE: {text!r}")
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=levels, default=[1, 4, 16], help="levels of the plain rows")
@@ -902,6 +969,12 @@ def main() -> None:
     parser.add_argument("--max-processes", type=int, default=0, help="pool cap (0: the default)")
     parser.add_argument("--spares", type=int, default=None, help="clean processes kept ready (default: the default)")
     parser.add_argument("--warmup", type=int, default=12, help="requests before measuring each proxy")
+    parser.add_argument(
+        "--rest", type=float, default=120.0, help="seconds pool on rests before one more request (0: skip)"
+    )
+    parser.add_argument(
+        "--cli-env", type=cli_variable, action="append", default=[], help="NAME=VALUE for every CLI (repeatable)"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     plan = Plan(
@@ -912,6 +985,7 @@ def main() -> None:
         turns=args.turns,
         warmup=args.warmup,
         tool_seconds=args.tool_seconds,
+        rest=args.rest,
     )
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     result = asyncio.run(main_async(args, plan))

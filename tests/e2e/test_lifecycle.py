@@ -86,6 +86,7 @@ def test_cli_environment_holds_no_proxy_secrets(client: Any, proxy: Proxy, fake:
     assert environ.get("LITELLM_MASTER_KEY", "") == ""
     assert environ["CLAUDE_CODE_OAUTH_TOKEN"] == proxy.env["CLAUDE_CODE_OAUTH_TOKEN"]
     assert environ["ANTHROPIC_BASE_URL"] == fake.base_url
+    assert environ["BUN_IDLE_GC_SECONDS"] == "0"
     # A private HOME, one per credential: the user's own ~/.claude (settings, MCP servers) is not used.
     assert Path(environ["HOME"]).parent == proxy.tmp / "state" / "litellm-claude-code" / "home"
 

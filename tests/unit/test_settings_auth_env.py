@@ -177,6 +177,19 @@ def test_cli_environment_holds_only_allowed_names(tmp_path: Path) -> None:
     assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1"
     assert env["CLAUDE_CODE_MAX_RETRIES"] == "0"
     assert env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    assert env["BUN_IDLE_GC_SECONDS"] == "0"  # no idle full collections in a warm process
+
+
+def test_an_operators_runtime_tuning_passed_through_wins(tmp_path: Path) -> None:
+    parent = {"BUN_IDLE_GC_SECONDS": "10,65,65"}
+    env = cli_environment(
+        resolve_credentials("sk-ant-oat01-dep", parent),
+        home=tmp_path / "home",
+        max_retries=0,
+        pass_env=("BUN_IDLE_GC_SECONDS",),
+        environ=parent,
+    )
+    assert env["BUN_IDLE_GC_SECONDS"] == "10,65,65"
 
 
 def test_login_mode_keeps_the_users_home(tmp_path: Path) -> None:
