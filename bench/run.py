@@ -122,10 +122,7 @@ class Sporadic:
     rest_cpu_s: float  # the proxy and its CLIs over the rest
     request_cpu_s: float  # the request after it, settled
     request_ttft_ms: float | None
-
-    @property
-    def cpu_s_per_request(self) -> float:
-        return round(self.rest_cpu_s + self.request_cpu_s, 3)
+    cpu_s_per_request: float  # the rest's and the request's: the cost of a request at that pace
 
 
 @dataclass
@@ -725,7 +722,7 @@ async def sporadic(proxy: Proxy, system: str, rest: float) -> Sporadic:
         raise RuntimeError(f"the request after the rest failed: HTTP {sample.status}")
     ttft = round(sample.ttft * 1000, 1) if sample.ttft is not None else None
     print(f"one request after {rest:.0f} s at rest done", file=sys.stderr)
-    return Sporadic(rest, clis, round(rested - before, 3), round(after - rested, 3), ttft)
+    return Sporadic(rest, clis, round(rested - before, 3), round(after - rested, 3), ttft, round(after - before, 3))
 
 
 # -- reporting -----------------------------------------------------------------
@@ -895,10 +892,7 @@ async def main_async(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
             cells += await run_proxy(proxy, spec, plan, fake, sampler)
             memory[spec.label] = asdict(sampler.memory)
             if sampler.sporadic is not None:
-                sporadic_result[spec.label] = {
-                    **asdict(sampler.sporadic),
-                    "cpu_s_per_request": sampler.sporadic.cpu_s_per_request,
-                }
+                sporadic_result[spec.label] = asdict(sampler.sporadic)
             sampler.seen.update(c.pid for c in cli_children(proxy.process.pid))
             stop_process(proxy.process)
             memory[spec.label]["cli_processes_after_stop"] = clis_left(sampler.seen)

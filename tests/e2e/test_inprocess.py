@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import litellm
 import psutil
 import pytest
 from fake_anthropic import FakeAnthropic, Reply
+from harness import cli_children
 
 import litellm_claude_code
 from conftest import OAUTH_TOKEN, wait_for
@@ -22,11 +24,7 @@ HI = [{"role": "user", "content": "hi"}]
 
 def running_cli() -> list[psutil.Process]:
     """This test process's CLI children that have not exited."""
-    return [
-        p
-        for p in psutil.Process().children(recursive=True)
-        if p.name() == "claude" and p.status() != psutil.STATUS_ZOMBIE
-    ]
+    return cli_children(os.getpid())
 
 
 @pytest.fixture()
@@ -99,8 +97,6 @@ def test_missing_cli_names_what_to_install(
 def test_cli_crash_mid_request_is_an_error_and_the_next_request_works(
     provider: ClaudeCodeLLM, fake: FakeAnthropic
 ) -> None:
-    import psutil
-
     fake.script(Reply(text=["never"], ttfb=5.0))
     import threading
 
@@ -114,9 +110,6 @@ def test_cli_crash_mid_request_is_an_error_and_the_next_request_works(
 
     worker = threading.Thread(target=call)
     worker.start()
-
-    def running_cli() -> list[psutil.Process]:
-        return [p for p in psutil.Process().children(recursive=True) if p.name() == "claude"]
 
     # Kill it once its request is on the wire, mid-answer.
     assert wait_for(lambda: len(fake.message_requests()) == 1, timeout=10)
