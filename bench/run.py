@@ -18,6 +18,10 @@ Two kinds of rows:
   default settings), ``resume`` (pool on, ``LITELLM_CLAUDE_CODE_TOOL_WAIT=0``)
   and ``pool off``.
 
+With the plain rows come the floor under their CPU, in the same run: a warm
+continuing turn (no reset, no spare), and LiteLLM's own proxy serving
+bench/floor_provider.py, a provider that does nothing.
+
     python bench/run.py                      # prints a table, writes bench/results/latest.{json,md}
     python bench/run.py --only toolloop --requests 3 --out /tmp/bench
 """
@@ -32,6 +36,8 @@ import json
 import os
 import platform
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -52,7 +58,16 @@ sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 
 from fake_anthropic import FakeAnthropic, Reply, ToolUse  # noqa: E402
 from functions import WEATHER  # noqa: E402
-from harness import Proxy, base_env, cli_children, start_proxy, stop_process, wait_for  # noqa: E402
+from harness import (  # noqa: E402
+    Proxy,
+    base_env,
+    cli_children,
+    free_port,
+    start_proxy,
+    stop_process,
+    wait_for,
+    wait_healthy,
+)
 
 SCENARIOS = ("plain", "toolloop")
 TOOL_MODES = ("parked", "resume", "pool off")
@@ -70,6 +85,8 @@ ROWS_EXPLAINED = (
 TARGET_PARKED_OVER_PLAIN = 1.5
 TARGET_C16_MULTI_TURN_RATIO = 0.3
 TARGET_WARM_CPU_S = 0.07
+FLOOR_TURNS = 11  # the continuing-turn measurement: turns 2..11 of one conversation
+FLOOR_REQUESTS = 30  # requests to LiteLLM's proxy with the do-nothing provider
 
 
 @dataclass
@@ -123,6 +140,36 @@ class Sporadic:
     request_cpu_s: float  # the request after it, settled
     request_ttft_ms: float | None
     cpu_s_per_request: float  # the rest's and the request's: the cost of a request at that pace
+
+
+@dataclass
+class TurnCost:
+    """The cheapest request a warm proxy serves: a continuing turn (no reset, no
+    spare), c=1, per turn, over one long conversation's turns 2..N."""
+
+    turns: int
+    proxy_cpu_s: float
+    clis_cpu_s: float
+    text_chunks_p50: int  # text chunks per answer: what the floor's provider sends
+
+
+@dataclass
+class Floor:
+    """LiteLLM's own proxy serving a provider that does nothing (bench/floor_provider.py):
+    the CPU under every request, which no code of this package can save."""
+
+    requests: int
+    text_chunks: int
+    proxy_cpu_s: float
+
+
+@dataclass
+class ProxyRun:
+    """What one proxy measured: its rows, and the pool-on plain proxy's extras."""
+
+    cells: list[Cell]
+    sporadic: Sporadic | None = None
+    turn: TurnCost | None = None
 
 
 @dataclass
@@ -441,7 +488,6 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.seen: set[int] = set()
-        self.sporadic: Sporadic | None = None
 
     def rest(self) -> None:
         self.memory.proxy_rss_mib_rest = rss_mib(self.proxy.process.pid)
@@ -605,10 +651,10 @@ async def warm_up(proxy: Proxy, conversation: Conversation, count: int) -> None:
 
 
 async def plain_cells(
-    proxy: Proxy, label: str, plan: Plan, fake: FakeAnthropic, system: str, *, warm: bool
+    proxy: Proxy, label: str, levels: list[int], plan: Plan, fake: FakeAnthropic, system: str, *, warm: bool
 ) -> list[Cell]:
     cells = []
-    for conc in plan.levels:
+    for conc in levels:
         for turns, mode in ((1, "single"), (plan.turns, "multi")):
             count = plan.requests * conc if turns == 1 else max(conc, plan.requests * conc // (turns - 1))
             conversation = chat_conversation(proxy, system, turns)
@@ -665,9 +711,7 @@ def proxy_specs(plan: Plan) -> list[ProxySpec]:
     return [spec for spec in specs if spec.plain or spec.tool_mode]
 
 
-async def run_proxy(
-    proxy: Proxy, spec: ProxySpec, plan: Plan, fake: FakeAnthropic, sampler: MemorySampler
-) -> list[Cell]:
+async def run_proxy(proxy: Proxy, spec: ProxySpec, plan: Plan, fake: FakeAnthropic, sampler: MemorySampler) -> ProxyRun:
     """The rows one proxy serves: plain rows, the warm plain turns the parked
     tool loops are compared with (when the plain rows lack their levels), then
     the tool loops. Memory "at rest" is read after the first warm-up."""
@@ -682,9 +726,15 @@ async def run_proxy(
     else:
         await warm_up(proxy, tool_conversation(proxy, plan), tool_warmup(plan))
     await asyncio.to_thread(sampler.rest)
+    turn = None
     with sampler:
         if plain_levels:
-            cells += await plain_cells(proxy, spec.label, plan, fake, system, warm=pooled)
+            # The continuing turns come after the first level's rows (c=1 by default): the CLIs are as
+            # warm, and as few (their idle ticking is in every reading), as in those rows.
+            cells += await plain_cells(proxy, spec.label, plain_levels[:1], plan, fake, system, warm=pooled)
+            if pooled:
+                turn = await continuing_turns(proxy, system, FLOOR_TURNS)
+            cells += await plain_cells(proxy, spec.label, plain_levels[1:], plan, fake, system, warm=pooled)
         for conc in references:
             conversation = chat_conversation(proxy, system, 1)
             cell = await measure(
@@ -699,9 +749,96 @@ async def run_proxy(
             cells.append(cell)
         if spec.tool_mode is not None:
             cells += await tool_cells(proxy, spec.tool_mode, plan, fake, warm=plain_first, pooled=pooled)
+    run = ProxyRun(cells, turn=turn)
     if spec.plain and pooled and plan.rest > 0:
-        sampler.sporadic = await sporadic(proxy, system, plan.rest)
-    return cells
+        run.sporadic = await sporadic(proxy, system, plan.rest)
+    return run
+
+
+async def continuing_turns(proxy: Proxy, system: str, turns: int) -> TurnCost:
+    """One conversation of ``turns`` turns at c=1; the CPU of turns 2..N, per turn."""
+    pid = proxy.process.pid
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+    chunks: list[int] = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        for turn in range(turns):
+            if turn == 1:
+                await asyncio.to_thread(settle, pid)
+                own0, clis0 = tree_cpu(pid)
+            messages.append({"role": "user", "content": f"question {turn} {uuid.uuid4().hex[:8]}"})
+            answer = await stream_chat(client, proxy, {"model": "sonnet", "stream": True, "messages": messages})
+            if not answer.sample(answer.first_text).ok:
+                raise RuntimeError(f"continuing turn {turn} failed: HTTP {answer.status}")
+            chunks.append(len(answer.text))
+            messages.append({"role": "assistant", "content": "".join(answer.text)})
+    await asyncio.to_thread(settle, pid)
+    own1, clis1 = tree_cpu(pid)
+    timed = turns - 1
+    print(f"{turns}-turn conversation done", file=sys.stderr)
+    return TurnCost(
+        timed, round((own1 - own0) / timed, 3), round((clis1 - clis0) / timed, 3), sorted(chunks)[len(chunks) // 2]
+    )
+
+
+FLOOR_CONFIG = """\
+model_list:
+  - model_name: sonnet
+    litellm_params:
+      model: floor/sonnet
+litellm_settings:
+  num_retries: 0
+  custom_provider_map:
+    - provider: floor
+      custom_handler: floor_provider.handler
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+"""
+
+
+async def litellm_floor(tmp: Path, text_chunks: int, requests: int, warmup: int) -> Floor:
+    """LiteLLM's own proxy (its ``litellm`` command) with bench/floor_provider.py: the
+    CPU of one streamed chat completion at c=1 with nothing behind it."""
+    home = tmp / "floor"
+    home.mkdir()
+    (home / "config.yaml").write_text(FLOOR_CONFIG)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "PYTHONPATH": str(HERE),
+        "LITELLM_MASTER_KEY": f"sk-bench-{uuid.uuid4().hex}",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "BENCH_FLOOR_CHUNKS": str(text_chunks),
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    port, log = free_port(), home / "proxy.log"
+    litellm_command = Path(sys.executable).with_name("litellm")
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [str(litellm_command), "--config", str(home / "config.yaml"), "--port", str(port)],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=home,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        await asyncio.to_thread(wait_healthy, url, process, log)
+        proxy = Proxy(url=url, key=env["LITELLM_MASTER_KEY"], process=process, log=log, env=env, tmp=home)
+        conversation = chat_conversation(proxy, "You are a benchmark.", 1)
+        await run_load(1, warmup, conversation)
+        await asyncio.to_thread(settle, process.pid)
+        own0, _ = tree_cpu(process.pid)
+        tally, _ = await run_load(1, requests, conversation)
+        await asyncio.to_thread(settle, process.pid)
+        own1, _ = tree_cpu(process.pid)
+    finally:
+        stop_process(process)
+    failed = sum(not sample.ok for sample in tally.samples)
+    if failed:
+        raise RuntimeError(f"the floor proxy failed {failed} of {requests} requests; log: {log}")
+    print("LiteLLM floor done", file=sys.stderr)
+    return Floor(requests, text_chunks, round((own1 - own0) / requests, 3))
 
 
 async def sporadic(proxy: Proxy, system: str, rest: float) -> Sporadic:
@@ -810,6 +947,14 @@ def targets(result: dict[str, Any]) -> list[str]:
                 f"- CPU per warm single-turn request, c={cell['concurrency']}: {value} s "
                 f"(target <= {TARGET_WARM_CPU_S}: {verdict(value, TARGET_WARM_CPU_S)})"
             )
+    turn, floor = result.get("continuing_turn"), result.get("litellm_floor")
+    if turn and floor:
+        least = round(floor["proxy_cpu_s"] + turn["clis_cpu_s"], 3)
+        lines.append(
+            f"- floor under that target: LiteLLM's proxy alone, serving a provider that does nothing, "
+            f"{floor['proxy_cpu_s']} s + a CLI's continuing turn (no reset, no spare) {turn['clis_cpu_s']} s "
+            f"= {least} s per request ({'below' if least < TARGET_WARM_CPU_S else 'ABOVE'} the target)"
+        )
     return lines
 
 
@@ -861,6 +1006,22 @@ def markdown(result: dict[str, Any]) -> str:
             f"{r['rest_cpu_s']} s of CPU over the rest, {r['request_cpu_s']} s for the request "
             f"(TTFT {r['request_ttft_ms']} ms): {r['cpu_s_per_request']} s per request at that pace.",
         ]
+    turn, floor = result.get("continuing_turn"), result.get("litellm_floor")
+    if turn:
+        lines += [
+            "",
+            f"A continuing turn, c=1 (turns 2..{turn['turns'] + 1} of one conversation): "
+            f"{turn['proxy_cpu_s'] + turn['clis_cpu_s']:.3f} s of CPU per turn "
+            f"({turn['proxy_cpu_s']} proxy + {turn['clis_cpu_s']} CLIs), "
+            f"{turn['text_chunks_p50']} text chunks per answer.",
+        ]
+    if floor:
+        lines += [
+            "",
+            f"LiteLLM's own proxy (`litellm --config`) with bench/floor_provider.py, a provider that streams "
+            f"{floor['text_chunks']} text chunks at once, c=1, {floor['requests']} requests: "
+            f"{floor['proxy_cpu_s']} s of CPU per request.",
+        ]
     if result.get("cli_env"):
         lines += ["", f"CLI environment added: {', '.join(result['cli_env'])}."]
     return "\n".join(lines)
@@ -879,7 +1040,12 @@ async def main_async(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     cells: list[Cell] = []
     memory: dict[str, Any] = {}
     sporadic_result: dict[str, Any] = {}
+    turn: TurnCost | None = None
+    floor: Floor | None = None
     proxies: list[Proxy] = []
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)  # so `finally` stops the proxies
     try:
         for conc in plan.direct_levels():
             tally, elapsed = await run_load(conc, plan.requests * conc, direct_conversation(fake))
@@ -889,13 +1055,17 @@ async def main_async(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
             proxy = start(fake, tmp, spec.label, spec.env, args)
             proxies.append(proxy)
             sampler = MemorySampler(proxy)
-            cells += await run_proxy(proxy, spec, plan, fake, sampler)
+            run = await run_proxy(proxy, spec, plan, fake, sampler)
+            cells += run.cells
             memory[spec.label] = asdict(sampler.memory)
-            if sampler.sporadic is not None:
-                sporadic_result[spec.label] = asdict(sampler.sporadic)
+            if run.sporadic is not None:
+                sporadic_result[spec.label] = asdict(run.sporadic)
+            turn = run.turn or turn
             sampler.seen.update(c.pid for c in cli_children(proxy.process.pid))
             stop_process(proxy.process)
             memory[spec.label]["cli_processes_after_stop"] = clis_left(sampler.seen)
+        if turn is not None:
+            floor = await litellm_floor(tmp, turn.text_chunks_p50, FLOOR_REQUESTS, plan.warmup)
     except BaseException:
         print(f"failed; the proxies' logs are under {tmp}", file=sys.stderr)
         raise
@@ -922,6 +1092,8 @@ async def main_async(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
         "step2_ttft_overhead_over_warm_plain_turn": tool_ratios(cells, direct),
         "memory": memory,
         "sporadic": sporadic_result,
+        "continuing_turn": asdict(turn) if turn else None,
+        "litellm_floor": asdict(floor) if floor else None,
         "cli_env": args.cli_env,
         "table": table(cells, direct),
     }
@@ -982,7 +1154,10 @@ def main() -> None:
         rest=args.rest,
     )
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    result = asyncio.run(main_async(args, plan))
+    try:
+        result = asyncio.run(main_async(args, plan))
+    except asyncio.CancelledError:  # SIGTERM: the proxies are stopped
+        sys.exit(128 + signal.SIGTERM)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
     text = markdown(result)
