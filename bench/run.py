@@ -37,7 +37,6 @@ import os
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -62,11 +61,10 @@ from harness import (  # noqa: E402
     Proxy,
     base_env,
     cli_children,
-    free_port,
     start_proxy,
+    start_server,
     stop_process,
     wait_for,
-    wait_healthy,
 )
 
 SCENARIOS = ("plain", "toolloop")
@@ -795,36 +793,22 @@ general_settings:
 """
 
 
-async def litellm_floor(tmp: Path, text_chunks: int, requests: int, warmup: int) -> Floor:
-    """LiteLLM's own proxy (its ``litellm`` command) with bench/floor_provider.py: the
-    CPU of one streamed chat completion at c=1 with nothing behind it."""
+async def litellm_floor(fake: FakeAnthropic, tmp: Path, text_chunks: int, requests: int, warmup: int) -> Floor:
+    """LiteLLM's own proxy (its ``litellm`` command) with bench/floor_provider.py, in the
+    environment the measured proxies get: the CPU of one streamed chat completion
+    at c=1 with nothing behind it."""
     home = tmp / "floor"
     home.mkdir()
     (home / "config.yaml").write_text(FLOOR_CONFIG)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "PYTHONPATH": str(HERE),
-        "LITELLM_MASTER_KEY": f"sk-bench-{uuid.uuid4().hex}",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "BENCH_FLOOR_CHUNKS": str(text_chunks),
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    port, log = free_port(), home / "proxy.log"
-    litellm_command = Path(sys.executable).with_name("litellm")
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [str(litellm_command), "--config", str(home / "config.yaml"), "--port", str(port)],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            cwd=home,
-            start_new_session=True,
-        )
+    env = base_env(home, fake)
+    env.update(
+        PYTHONPATH=str(HERE), LITELLM_MASTER_KEY=f"sk-bench-{uuid.uuid4().hex}", BENCH_FLOOR_CHUNKS=str(text_chunks)
+    )
+    command = [str(Path(sys.executable).with_name("litellm")), "--config", str(home / "config.yaml")]
+    proxy = start_server(home, env, command)  # as `start`: blocking, so a SIGTERM lands after it, then stops it
+    proxy.key = env["LITELLM_MASTER_KEY"]
+    process = proxy.process
     try:
-        url = f"http://127.0.0.1:{port}"
-        await asyncio.to_thread(wait_healthy, url, process, log)
-        proxy = Proxy(url=url, key=env["LITELLM_MASTER_KEY"], process=process, log=log, env=env, tmp=home)
         conversation = chat_conversation(proxy, "You are a benchmark.", 1)
         await run_load(1, warmup, conversation)
         await asyncio.to_thread(settle, process.pid)
@@ -836,7 +820,7 @@ async def litellm_floor(tmp: Path, text_chunks: int, requests: int, warmup: int)
         stop_process(process)
     failed = sum(not sample.ok for sample in tally.samples)
     if failed:
-        raise RuntimeError(f"the floor proxy failed {failed} of {requests} requests; log: {log}")
+        raise RuntimeError(f"the floor proxy failed {failed} of {requests} requests; log: {proxy.log}")
     print("LiteLLM floor done", file=sys.stderr)
     return Floor(requests, text_chunks, round((own1 - own0) / requests, 3))
 
@@ -1065,7 +1049,7 @@ async def main_async(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
             stop_process(proxy.process)
             memory[spec.label]["cli_processes_after_stop"] = clis_left(sampler.seen)
         if turn is not None:
-            floor = await litellm_floor(tmp, turn.text_chunks_p50, FLOOR_REQUESTS, plan.warmup)
+            floor = await litellm_floor(fake, tmp, turn.text_chunks_p50, FLOOR_REQUESTS, plan.warmup)
     except BaseException:
         print(f"failed; the proxies' logs are under {tmp}", file=sys.stderr)
         raise

@@ -131,17 +131,24 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout:
 
 
 def start_proxy(tmp: Path, env: dict[str, str], extra_args: list[str] | None = None) -> Proxy:
+    """`litellm-claude-code serve` in ``tmp``, healthy."""
+    return start_server(tmp, env, [sys.executable, "-m", "litellm_claude_code", "serve", *(extra_args or [])])
+
+
+def start_server(tmp: Path, env: dict[str, str], command: list[str]) -> Proxy:
+    """``command --port N`` (a LiteLLM proxy: ours or LiteLLM's own) in ``tmp``, its
+    output in ``tmp/proxy.log``; returned once healthy, stopped if it never is."""
     port = free_port()
     log = tmp / "proxy.log"
-    handle = log.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "litellm_claude_code", "serve", "--port", str(port), *(extra_args or [])],
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-        start_new_session=True,
-    )
+    with log.open("wb") as handle:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process, log)
