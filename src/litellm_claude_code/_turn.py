@@ -93,9 +93,8 @@ def prepare(
         stream_hold_ms=settings.stream_hold_ms,
         base_url=settings.base_url,
         pass_env=settings.pass_env,
+        max_output_tokens=options.max_tokens,
     )
-    if options.max_tokens is not None:
-        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(options.max_tokens)
     spec = LaunchSpec(
         model=name,
         system_prompt=_with_instruction(conversation.system_prompt, tools.instruction()),

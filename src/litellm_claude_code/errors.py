@@ -5,6 +5,8 @@ ClaudeCodeError
 ├─ ConfigError            bad settings                        → 400
 ├─ TranslationError       request not expressible             → 400
 ├─ CLINotFound            no Claude Code CLI to run           → 500, says what to install
+├─ SDKDrift               the SDK or CLI changed something    → 500, names it and the versions
+│                         a promise of ours leans on
 ├─ WorkerError            the CLI died or broke protocol      → 502
 ├─ OutputError            the model ignored a hard constraint → 502 (tool_choice, JSON schema)
 ├─ RequestTimeout         the request ran out of time         → 408
@@ -53,6 +55,16 @@ class TranslationError(ClaudeCodeError):
 
 class CLINotFound(ClaudeCodeError):
     """The Claude Code CLI the SDK needs is missing."""
+
+
+class SDKDrift(ClaudeCodeError):
+    """An SDK or CLI internal that a promise leans on is not what was tested
+    (see ``_claude/sdk_compat.py``): the CLI is not started rather than run
+    with the promise silently broken. ``internal`` names it (metrics, doctor)."""
+
+    def __init__(self, internal: str, message: str) -> None:
+        self.internal = internal
+        super().__init__(message)
 
 
 class WorkerError(ClaudeCodeError):
@@ -191,7 +203,7 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
         return litellm.BadRequestError(message=str(exc), **kwargs)
     if isinstance(exc, RequestTimeout):
         return litellm.Timeout(message=str(exc), **kwargs)
-    if isinstance(exc, CLINotFound):
+    if isinstance(exc, (CLINotFound, SDKDrift)):
         return litellm.InternalServerError(message=str(exc), **kwargs)
     if isinstance(exc, WorkerError):
         return litellm.InternalServerError(message=str(exc), **kwargs)

@@ -21,6 +21,7 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelRespo
 
 from . import _turn as turn
 from ._claude.credentials import claude_config_dir
+from ._claude.drift import DriftCheck
 from ._claude.metrics import Metrics
 from ._claude.options import LaunchSpec
 from ._claude.pool import OneShot, Pool, PoolLimits, Processes, SessionFactory
@@ -29,7 +30,7 @@ from ._claude.stream import LimitWatch, lost_mid_answer
 from ._claude.types import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta
 from ._claude.workdirs import RunDir
 from ._openai.response import ChunkFactory, fill_response
-from .errors import to_litellm
+from .errors import SDKDrift, to_litellm
 from .settings import DeploymentTuning, Settings
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class ClaudeCodeLLM(CustomLLM):
         self._run_dir: RunDir | None = None
         self._reported: set[str] = set()  # ignored parameters already logged
         self._limits = LimitWatch()  # each credential's limit status, logged when it changes
+        self._drift = DriftCheck()  # the SDK and CLI internals we lean on, checked once per CLI binary
         self.metrics = Metrics()  # its own registry: `serve` exposes it at GET /metrics
 
     @property
@@ -134,6 +136,21 @@ class ClaudeCodeLLM(CustomLLM):
             self._run_dir.release()
             self._run_dir = None
 
+    async def check_internals(self) -> None:
+        """Fail closed when an SDK or CLI internal a promise leans on changed
+        (checked once per CLI binary; ``serve`` calls it before it listens).
+
+        Raises:
+            SDKDrift: naming the internal, the versions and the way out.
+        """
+        settings = self.settings
+        await self._drift.require(settings.cli_path, is_off=lambda name: not getattr(settings, name))
+
+    def _failed(self, exc: BaseException, model: str) -> Exception:
+        if isinstance(exc, SDKDrift):
+            self.metrics.record_drift(exc.internal)
+        return to_litellm(exc, model)
+
     def _prepare(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> tuple[turn.PreparedTurn, Settings]:
         tuning = DeploymentTuning.from_litellm_params(kwargs.get("litellm_params"))
         settings = self.settings.for_deployment(kwargs.get("api_base"), tuning)
@@ -155,9 +172,10 @@ class ClaudeCodeLLM(CustomLLM):
     async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
         try:
             prepared, settings = self._prepare(model, messages, kwargs)
+            await self.check_internals()
             answer = await turn.collect(prepared, settings, self.pool())
         except Exception as exc:
-            raise to_litellm(exc, model) from exc
+            raise self._failed(exc, model) from exc
         result = replace(
             answer.result, rate_limit=self._limits.update(prepared.credential_id, answer.result.rate_limit)
         )
@@ -176,8 +194,9 @@ class ClaudeCodeLLM(CustomLLM):
     ) -> AsyncGenerator[ModelResponseStream | GenericStreamingChunk, None]:
         try:
             prepared, settings = self._prepare(model, messages, kwargs)
+            await self.check_internals()
         except Exception as exc:
-            raise to_litellm(exc, model) from exc
+            raise self._failed(exc, model) from exc
         chunks = ChunkFactory(model)
         items = turn.run(prepared, settings, self.pool())
         try:
@@ -198,7 +217,7 @@ class ClaudeCodeLLM(CustomLLM):
                     yield chunks.final(replace(item, rate_limit=limit))
                 shown = True
         except Exception as exc:
-            raise to_litellm(exc, model) from exc
+            raise self._failed(exc, model) from exc
         finally:
             # Runs on completion, error and client disconnect (CancelledError
             # or GeneratorExit): closing run() ends the CLI process.

@@ -122,3 +122,36 @@ def test_expected_cli_exits_are_not_logged_as_errors() -> None:
     assert not not_an_ended_cli(record(ended))
     assert not_an_ended_cli(record(crashed))
     assert not_an_ended_cli(record("something else, exit code 143"))
+
+
+def test_doctor_reports_each_sdk_internal(tmp_path: Path) -> None:
+    """Issue 21: every internal a promise leans on, ok or changed; a CLI without them fails doctor."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path / "s"),
+        "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-x",
+    }
+    from litellm_claude_code._claude.sdk_compat import INTERNALS
+
+    real = subprocess.run(
+        [sys.executable, "-m", "litellm_claude_code", "doctor"], env=env, capture_output=True, text=True, timeout=60
+    )
+    for internal in INTERNALS:
+        assert f"[ok  ] Internal {internal.name}: as tested" in real.stdout
+    fake = tmp_path / "claude"
+    fake.write_text("#!/bin/sh\necho '9.9.9 (Claude Code)'\n")
+    fake.chmod(0o755)
+    env["LITELLM_CLAUDE_CODE_CLI_PATH"] = str(fake)
+    changed = subprocess.run(
+        [sys.executable, "-m", "litellm_claude_code", "doctor"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert changed.returncode == 1
+    assert "[FAIL] Internal verbatim-prompts: changed: " in changed.stdout
+    assert "has no client_composed" in changed.stdout
+    assert "[ok  ] Internal transport: as tested" in changed.stdout  # the SDK's side is still as tested
+    env["LITELLM_CLAUDE_CODE_STREAM_HOLD_MS"] = "0"
+    off = subprocess.run(
+        [sys.executable, "-m", "litellm_claude_code", "doctor"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "[warn] Internal stream-hold: changed (not needed: its setting is off)" in off.stdout

@@ -15,7 +15,7 @@ from litellm_claude_code._claude.options import LaunchSpec
 from litellm_claude_code._claude.pool import Pool, PoolLimits, State
 from litellm_claude_code._claude.process import Deadline, Phase, ResetOutcome
 from litellm_claude_code._claude.types import Conversation, Turn
-from litellm_claude_code.errors import PoolClosed, PoolFull, RequestTimeout
+from litellm_claude_code.errors import PoolClosed, PoolFull, RequestTimeout, SDKDrift
 
 
 class FakeSession:
@@ -28,6 +28,7 @@ class FakeSession:
         self.phase = Phase.NEW
         self.resets = 0
         self.reset_ok = True
+        self.reset_raises: Exception | None = None
         self.closed = False
         self.reset_gate: asyncio.Event | None = None
         self.start_gate: asyncio.Event | None = None
@@ -46,6 +47,8 @@ class FakeSession:
         self.resets += 1
         if self.reset_gate is not None:
             await self.reset_gate.wait()
+        if self.reset_raises is not None:
+            raise self.reset_raises
         return "rewound" if self.reset_ok else None
 
     async def close(self) -> None:
@@ -156,6 +159,21 @@ async def test_failed_reset_replaces_the_process() -> None:
     assert replaced.mode == "start" and replaced.session is not lease.session
     await pool.settled()
     assert lease.session.closed
+
+
+async def test_a_reset_the_cli_does_not_know_replaces_the_process_and_is_counted() -> None:
+    """Issue 21: /clear would leave its record in the next conversation; a new process leaves nothing."""
+    factory = Factory()
+    pool = make(factory=factory)
+    lease = await pool.acquire(spec(), convo(), deadline=far())
+    await pool.release(lease, reusable=True, holds=HELD)
+    factory.made[0].reset_raises = SDKDrift("rewind", "the CLI does not know rewind_conversation")
+    lease = await pool.acquire(spec(), convo(), deadline=far())
+    assert lease.mode == "start" and lease.session is factory.made[1]
+    await pool.settled()
+    assert factory.made[0].closed
+    scrape = pool.metrics.render()[0].decode()
+    assert 'litellm_claude_code_sdk_drift_refusals_total{internal="rewind"} 1.0' in scrape
 
 
 async def test_a_request_cancelled_during_reset_ends_that_process() -> None:

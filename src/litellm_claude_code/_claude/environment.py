@@ -13,6 +13,29 @@ from pathlib import Path
 
 from .types import Credentials
 
+STREAM_HOLD = "CLAUDE_CODE_STREAM_EVENT_HOLD_MS"
+MAX_OUTPUT_TOKENS = "CLAUDE_CODE_MAX_OUTPUT_TOKENS"
+TMPDIR = "CLAUDE_CODE_TMPDIR"
+# What a CLI process is always told, and why (each is a promise; sdk_compat checks the CLI knows them).
+SWITCHES = {
+    # A server has no use for telemetry, update checks or feature-flag
+    # fetches; they also cost start-up time and leak nothing useful.
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    # A stalled stream must fail, not be retried without streaming.
+    "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
+    # After a refusal the CLI calls the upstream again by itself ("continuing once
+    # with that noted") or may switch models; the answer ends at the refusal instead.
+    "CLAUDE_CODE_DISABLE_REFUSAL_RETRY": "1",
+    "CLAUDE_CODE_DISABLE_REFUSAL_FALLBACK": "1",
+    # A parked client function call waits for the client (the pool ends it
+    # after its tool wait); the CLI must not give up on it first.
+    "MCP_TOOL_TIMEOUT": "86400000",
+}
+MAX_RETRIES = "CLAUDE_CODE_MAX_RETRIES"
+IDLE_GC = "BUN_IDLE_GC_SECONDS"
+CLI_SWITCHES = (*SWITCHES, MAX_RETRIES, MAX_OUTPUT_TOKENS, TMPDIR, IDLE_GC)
+
 # Names passed through unchanged when the proxy has them.
 PASSTHROUGH = frozenset(
     {
@@ -52,6 +75,7 @@ def cli_environment(
     home: Path,
     max_retries: int,
     stream_hold_ms: int = 0,
+    max_output_tokens: int | None = None,
     base_url: str | None = None,
     pass_env: Collection[str] = (),
     environ: Mapping[str, str] = os.environ,
@@ -78,29 +102,15 @@ def cli_environment(
     if base_url:
         env["ANTHROPIC_BASE_URL"] = base_url
     if stream_hold_ms > 0:
-        env["CLAUDE_CODE_STREAM_EVENT_HOLD_MS"] = str(stream_hold_ms)
-    env.update(
-        {
-            "CLAUDE_CODE_MAX_RETRIES": str(max_retries),
-            # A server has no use for telemetry, update checks or feature-flag
-            # fetches; they also cost start-up time and leak nothing useful.
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_AUTOUPDATER": "1",
-            # A stalled stream must fail, not be retried without streaming.
-            "CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK": "1",
-            # After a refusal the CLI calls the upstream again by itself ("continuing once
-            # with that noted") or may switch models; the answer ends at the refusal instead.
-            "CLAUDE_CODE_DISABLE_REFUSAL_RETRY": "1",
-            # A parked client function call waits for the client (the pool ends it
-            # after its tool wait); the CLI must not give up on it first.
-            "MCP_TOOL_TIMEOUT": "86400000",
-            "CLAUDE_CODE_DISABLE_REFUSAL_FALLBACK": "1",
-        }
-    )
+        env[STREAM_HOLD] = str(stream_hold_ms)
+    if max_output_tokens is not None:
+        env[MAX_OUTPUT_TOKENS] = str(max_output_tokens)
+    env[MAX_RETRIES] = str(max_retries)
+    env.update(SWITCHES)
     # The CLI's runtime (Bun) runs full collections after 10, 75 and 140 s of quiet and
     # then drops compiled code, for an interactive user's memory. For a warm process that
     # waits for its next request (and is trimmed after its idle TTL anyway) they cost
     # ~0.35 s of CPU per quiet stretch and ~0.2 s more on the next turn, which recompiles,
     # to give back ~25 MiB (measured). The operator's own value, passed through, wins.
-    env.setdefault("BUN_IDLE_GC_SECONDS", "0")
+    env.setdefault(IDLE_GC, "0")
     return env

@@ -109,6 +109,13 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self._drift = Counter(
+            PREFIX + "sdk_drift_refusals",
+            "Requests refused (and resets replaced by a new process) because an SDK or CLI internal a "
+            "promise leans on is not what was tested, by internal (`litellm-claude-code doctor` lists them)",
+            ["internal"],
+            registry=self.registry,
+        )
         self._utilization = Gauge(
             PREFIX + "rate_limit_utilization",
             "Fraction (0-1) of a credential's upstream rate-limit window used, as Anthropic last reported it",
@@ -153,6 +160,9 @@ class Metrics:
     def record_reset(self, outcome: str | None) -> None:
         """How a reset ended: ``rewound``, ``cleared``, or None (failed)."""
         self._resets.labels(outcome or "failed").inc()
+
+    def record_drift(self, internal: str) -> None:
+        self._drift.labels(internal).inc()
 
     def record_rejected(self, reason: str = "queue_full") -> None:
         self._rejected.labels(reason).inc()

@@ -4,7 +4,9 @@ A :class:`LaunchSpec` holds everything fixed when a process starts; the pool
 keys processes by it. :func:`build_options` turns one into
 ``ClaudeAgentOptions``: no built-in tools, no settings/CLAUDE.md/hooks/
 plugins, no MCP servers but the one that shows the client's functions (which
-never run here), nothing persisted.
+never run here), nothing persisted. What the client wrote (its system prompt,
+its schema) never goes into those options, which the SDK turns into the CLI's
+command line: :func:`client_data` carries it to stdin (see :mod:`transport`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from claude_agent_sdk.types import (
 
 from .client_tools import SERVER, ToolSpec
 from .sdk_compat import build_tool_server, mcp_tool, tool_result
+from .transport import ClientData
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # how the CLI returns `output_format` answers
 _NOT_HERE = "Client functions run on the client, not here."
@@ -111,7 +114,8 @@ def _client_tools(specs: Sequence[ToolSpec], handler: ToolHandler | None) -> dic
 def build_options(
     spec: LaunchSpec, *, resume: str | None = None, tools: ToolHandler | None = None
 ) -> ClaudeAgentOptions:
-    """SDK options that make the CLI a plain model endpoint.
+    """SDK options that make the CLI a plain model endpoint; nothing in them
+    is the client's text (see :func:`client_data`).
 
     Prompts are delivered verbatim (each user turn is marked
     ``client_composed``; not ``verbatim_prompts``, which would also make our
@@ -123,7 +127,6 @@ def build_options(
     """
     options = ClaudeAgentOptions(
         model=spec.model,
-        system_prompt=spec.system_prompt,
         tools=[],
         setting_sources=[],
         strict_mcp_config=True,
@@ -142,6 +145,13 @@ def build_options(
         options.can_use_tool = tools.permission if tools is not None else deny_all_but_structured_output
         if tools is not None:
             options.max_turns = PARKED_STEPS
-    if spec.output_schema_json is not None:
-        options.output_format = {"type": "json_schema", "schema": json.loads(spec.output_schema_json)}
     return options
+
+
+def client_data(spec: LaunchSpec) -> ClientData:
+    """What of ``spec`` the client wrote: the system prompt and schema (sent in
+    ``initialize``), and the functions' descriptions and schemas (looked for on
+    the command line too)."""
+    schema = json.loads(spec.output_schema_json) if spec.output_schema_json is not None else None
+    functions = tuple(text for tool in spec.tools for text in (tool.description, tool.parameters_json))
+    return ClientData(system_prompt=spec.system_prompt, schema=schema, other=functions)

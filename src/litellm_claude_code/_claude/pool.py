@@ -44,7 +44,7 @@ from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import PoolClosed, PoolFull
+from ..errors import PoolClosed, PoolFull, SDKDrift
 from .metrics import Metrics, PoolGauges
 from .options import LaunchSpec
 from .process import Deadline, Phase, Session
@@ -451,6 +451,9 @@ class Pool:
             )
             self.metrics.record_reset(outcome)
             ok = outcome is not None
+        except SDKDrift as drift:  # the reset cannot keep its promise: a new process can
+            self.metrics.record_drift(drift.internal)
+            logger.warning("%s", drift)
         finally:  # cancelled or failed: the process holds an unknown state
             if ok:
                 entry.holds = None

@@ -42,13 +42,22 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage, UserMessage, project_key_for_directory
 
-from ..errors import CLINotFound, RequestTimeout, WorkerError
+from ..errors import CLINotFound, RequestTimeout, SDKDrift, WorkerError
 from .credentials import claude_config_dir
-from .options import LaunchSpec, build_options
+from .environment import TMPDIR
+from .options import LaunchSpec, build_options, client_data
 from .parking import ToolBridge, ToolResult
 from .process import Deadline, Phase, ResetOutcome
-from .sdk_compat import CLI_VERSION, ClaudeSDKError, CLINotFoundError, LockedDownTransport, control_request
+from .sdk_compat import (
+    CLI_VERSION,
+    ClaudeSDKError,
+    CLINotFoundError,
+    control_request,
+    drift_message,
+    unsupported_request,
+)
 from .transcript import transcript_entries
+from .transport import LockedDownTransport
 from .types import ContentBlock, Conversation
 
 logger = logging.getLogger(__name__)
@@ -205,7 +214,12 @@ class CLISession:
         return "cleared" if await self._clear(deadline) else None
 
     async def _rewind(self, deadline: Deadline) -> bool | None:
-        """True: the conversation is gone; False: the CLI refused; None: it did not answer."""
+        """True: the conversation is gone; False: the CLI refused; None: it did not answer.
+
+        Raises:
+            SDKDrift: the CLI does not know the request (then ``/clear`` would
+            leave its record in the next conversation: the process is replaced).
+        """
         request = {
             "subtype": "rewind_conversation",
             "target_message_uuid": self._opened,
@@ -216,6 +230,8 @@ class CLISession:
             [response] = [item async for item in job]
         except Exception:
             return None
+        if unsupported_request(response):
+            raise SDKDrift("rewind", drift_message("rewind", "the CLI does not know rewind_conversation"))
         if isinstance(response, dict) and response.get("rewound") is True:
             self._opened = self._latest = None
             return True
@@ -287,8 +303,8 @@ class CLISession:
         options = build_options(self.spec, resume=resume, tools=self.bridge)
         options.stderr = self.on_stderr
         # Temp files and the CLI's cache (MCP logs, one folder per session) live and die with the process.
-        env = {**self.spec.env, "CLAUDE_CODE_TMPDIR": str(tmp), "TMPDIR": str(tmp), "XDG_CACHE_HOME": str(tmp)}
-        self._transport = LockedDownTransport(options, env=env)
+        env = {**self.spec.env, TMPDIR: str(tmp), "TMPDIR": str(tmp), "XDG_CACHE_HOME": str(tmp)}
+        self._transport = LockedDownTransport(options, env=env, client=client_data(self.spec))
         return ClaudeSDKClient(options, transport=self._transport)
 
     def _forget_transcript(self) -> None:
@@ -389,6 +405,8 @@ class CLISession:
             return f"{type(exc).__name__}: {exc}"
 
     def _failure(self, exc: BaseException) -> Exception:
+        if isinstance(exc, SDKDrift):  # nothing was started: its message says why
+            return exc
         if isinstance(exc, CLINotFoundError):
             return CLINotFound(
                 f"The Claude Code CLI was not found ({exc}). Install it with "

@@ -3,6 +3,7 @@ The only place that configures logging."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ClaudeCodeError, ConfigError
+from ..errors import ClaudeCodeError, ConfigError, SDKDrift
 from ..settings import Settings, log_level
 from .doctor import check_process_cap, run_checks
 from .master_key import ensure_master_key
@@ -128,6 +129,11 @@ def _run_proxy(config: Path, host: str, port: int, grace: float, on_started: Cal
     from .. import handler as provider  # the instance the embedded config names
     from .asgi import ServingApp
 
+    try:  # fail closed, before listening, if the SDK or CLI changed under a promise
+        asyncio.run(provider.check_internals())
+    except SDKDrift as exc:
+        raise click.ClickException(str(exc)) from exc
+
     proxy_server.app = ServingApp(  # type: ignore[assignment]
         proxy_server.app, lambda: provider.drain(grace), on_started=on_started, metrics=provider.metrics
     )
@@ -169,8 +175,6 @@ def doctor(live: bool, model: str) -> None:
         raise click.ClickException(str(exc)) from exc
     checks = run_checks(settings)
     if live and not any(check.status == "fail" for check in checks):
-        import asyncio
-
         from .live_check import live_request
 
         checks.append(asyncio.run(live_request(settings, model)))

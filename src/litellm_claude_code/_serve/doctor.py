@@ -118,6 +118,30 @@ def check_versions(cli_version: str | None = None) -> Check:
     return Check("Versions", "ok", f"{found} (the tested combination)")
 
 
+def check_internals(settings: Settings) -> list[Check]:
+    """Each SDK or CLI internal a promise leans on: as tested, or what changed
+    (what ``serve`` and every request refuse to run with; see ``_claude/sdk_compat.py``)."""
+    import asyncio
+
+    try:
+        from .._claude.drift import inspect_internals, resolved_cli
+        from .._claude.sdk_compat import drift_message
+    except ImportError as exc:  # a private module or name of the SDK is gone
+        return [Check("SDK internals", "fail", f"the installed claude-agent-sdk lacks what this provider uses: {exc}")]
+    checks = []
+    for finding in asyncio.run(inspect_internals(resolved_cli(settings.cli_path))):
+        internal = finding.internal
+        name = f"Internal {internal.name}"
+        if finding.change is None:
+            checks.append(Check(name, "ok", "as tested"))
+            continue
+        off = internal.setting is not None and not getattr(settings, internal.setting)
+        status: Status = "warn" if internal.cosmetic or off else "fail"
+        note = " (not needed: its setting is off)" if off else ""
+        checks.append(Check(name, status, f"changed{note}: {drift_message(internal.name, finding.change)}"))
+    return checks
+
+
 def check_master_key(environ: Mapping[str, str] = os.environ) -> Check:
     if environ.get("LITELLM_MASTER_KEY"):
         return Check("Master key", "ok", "LITELLM_MASTER_KEY is set; clients must send it as their API key.")
@@ -156,6 +180,7 @@ def run_checks(settings: Settings, environ: Mapping[str, str] = os.environ) -> l
         cli.check,
         check_credentials(environ),
         check_versions(cli.version),
+        *check_internals(settings),
         check_master_key(environ),
         check_state_dir(settings),
         check_process_cap(settings, environ),
