@@ -267,5 +267,8 @@ assert all(c.uids().real == 1000 for c in clis)
 print(f"ok: the proxy and {len(clis)} CLI process(es) run as uid 1000")
 PY
 
-[ "$total_mb" -le 800 ] || fail "image is ${total_mb} MB, over 800 MB"
+# The budget is for what this project puts in: the CLI binary is Anthropic's, and grows
+# with its releases (381 MB in 2.1.330, 428 MB in 2.1.337).
+ours_mb=$(( total_mb - cli_mb ))
+[ "$ours_mb" -le 420 ] || fail "image without the Claude Code CLI is ${ours_mb} MB, over 420 MB"
 echo "image check passed: ${total_mb} MB, cold build ${cold} s, rebuild ${warm} s"

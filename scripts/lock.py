@@ -9,6 +9,7 @@ provider never imports (docker/check-image.sh checks they stay out and that
 `serve` and its requests work without them).
 
     python scripts/lock.py            # keeps the current pins; add --upgrade to move them
+    python scripts/lock.py --upgrade-package claude-agent-sdk   # moves that one only
 
 uv writes the locks. pip verifies them (`--require-hashes`), but pip's
 hash-checking mode needs a plain pin beside each pin that carries extras
@@ -19,9 +20,9 @@ this adds one, with the same hashes.
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +91,13 @@ def image_lock(text: str) -> str:
 
 
 def main() -> None:
-    upgrade = ["--upgrade"] if "--upgrade" in sys.argv[1:] else []
+    parser = argparse.ArgumentParser(description="Regenerate the locks: exact pins with hashes.")
+    parser.add_argument("--upgrade", action="store_true", help="move every pin to the newest release allowed")
+    parser.add_argument("--upgrade-package", action="append", default=[], metavar="NAME", help="move this one")
+    args = parser.parse_args()
+    upgrade = ["--upgrade"] if args.upgrade else []
+    for name in args.upgrade_package:
+        upgrade += ["--upgrade-package", name]
     for name, extras in LOCKS.items():
         command = [
             "uv", "pip", "compile", "pyproject.toml", "--universal", "--python-version", "3.10",

@@ -279,3 +279,22 @@ def test_a_request_on_a_changed_cli_is_refused_before_it_runs_and_counted(tmp_pa
     assert not ran.exists()
     scrape = provider.metrics.render()[0].decode()
     assert 'litellm_claude_code_sdk_drift_refusals_total{internal="initialize"} 1.0' in scrape
+
+
+def test_the_readme_lists_every_internal() -> None:
+    from litellm_claude_code._claude.sdk_compat import internals_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert internals_table() in readme, (
+        "regenerate the README's internals table: python -c "
+        "\"from litellm_claude_code._claude.sdk_compat import internals_table; print(internals_table(), end='')\""
+    )
+
+
+def test_each_off_switch_is_a_real_setting_set_to_zero() -> None:
+    from litellm_claude_code.settings import Settings, variable_name
+
+    for internal in INTERNALS:
+        if internal.setting is not None:
+            assert internal.setting in Settings.model_fields
+            assert internal.off_switch == f"{variable_name(internal.setting)}=0"

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 CI = WORKFLOWS / "ci.yml"
 RELEASE = WORKFLOWS / "release.yml"
+MATRIX = WORKFLOWS / "matrix.yml"
 CHANGELOG = ROOT / "CHANGELOG.md"
 
 # Actions pinned by tag because their commit could not be verified against the
@@ -137,7 +138,7 @@ def package_version() -> str:
 
 def test_actionlint_clean() -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {CI, RELEASE} <= set(files)
+    assert {CI, RELEASE, MATRIX} <= set(files)
     done = actionlint(*files)
     assert (done.returncode, done.stdout + done.stderr) == (0, "")
 
@@ -174,7 +175,7 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
 # -- pins and permissions ------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [CI, RELEASE], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [CI, RELEASE, MATRIX], ids=lambda p: p.name)
 def test_actions_pinned_by_commit(path: Path) -> None:
     unpinned = []
     for line in path.read_text().splitlines():
@@ -185,7 +186,7 @@ def test_actions_pinned_by_commit(path: Path) -> None:
     assert unpinned == [], "pin each action by its full commit SHA with a '# vX.Y.Z' comment"
 
 
-@pytest.mark.parametrize("path", [CI, RELEASE], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [CI, RELEASE, MATRIX], ids=lambda p: p.name)
 def test_least_privilege(path: Path) -> None:
     """No default token scopes; each job asks for exactly what it uses."""
     assert load(path)["permissions"] == {}
@@ -196,6 +197,7 @@ def test_least_privilege(path: Path) -> None:
         "image": {"contents": "read", "packages": "write"},
         "pypi": {"id-token": "write"},
         "github-release": {"contents": "write"},
+        "matrix": {"contents": "read", "issues": "write"},
     }
     for name, job in jobs(path).items():
         assert job.get("permissions") == expected[name], name
@@ -315,3 +317,42 @@ def test_github_release_carries_the_changelog_notes() -> None:
     script = step_named(release, "Create the GitHub release")["run"]
     assert "--notes-file notes/release-notes.md" in script
     assert "--verify-tag" in script
+
+
+# -- the daily matrix ----------------------------------------------------------
+
+
+def test_the_matrix_runs_daily_and_a_failure_opens_an_issue_or_comments_on_the_open_one(tmp_path: Path) -> None:
+    """Issue 21: the newest releases are tested every day; a failure is reported where people look."""
+    assert triggers(load(MATRIX))["schedule"] == [{"cron": "17 5 * * *"}]
+    assert load(MATRIX)["defaults"]["run"]["shell"] == "bash"  # pipefail, or `| tee` hides a failure
+    [job] = jobs(MATRIX).values()
+    assert step_named(job, "Run the matrix")["run"].startswith(".venv/bin/python scripts/matrix.py")
+    report = step_named(job, "Open or update the issue")
+    assert report["if"] == "failure()"
+    calls = tmp_path / "gh-calls"
+    fake = tmp_path / "bin" / "gh"
+    fake.parent.mkdir()
+    fake.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {calls}\n'
+        f'if [ "$1 $2" = "issue list" ] && [ -f {tmp_path}/open ]; then cat {tmp_path}/open; fi\n'
+    )
+    fake.chmod(0o755)
+    (tmp_path / "matrix.log").write_text(
+        "Collecting ...\nmatrix newest: litellm 9.9.9, claude-agent-sdk 0.9.9 (CLI 9.9): FAIL\n"
+    )
+    env = {
+        "PATH": f"{fake.parent}:{tool_path()}",
+        "GITHUB_REPOSITORY": "o/r",
+        "RUN_URL": "https://run/1",
+        "GH_TOKEN": "t",
+    }
+    created = run_step(report, tmp_path, env)
+    assert created.returncode == 0, created.stderr
+    assert "issue create --repo o/r --title The compatibility matrix fails on the newest releases" in calls.read_text()
+    assert "matrix newest: litellm 9.9.9" in calls.read_text() and "Collecting" not in calls.read_text()
+    (tmp_path / "open").write_text("42\n")
+    calls.unlink()
+    commented = run_step(report, tmp_path, env)
+    assert commented.returncode == 0, commented.stderr
+    assert "issue comment 42 --repo o/r" in calls.read_text() and "issue create" not in calls.read_text()

@@ -51,6 +51,7 @@ __all__ = [
     "control_request",
     "drift_message",
     "find_cli",
+    "internals_table",
     "mcp_tool",
     "missing_names",
     "python_changes",
@@ -84,6 +85,11 @@ class Internal:
     cli_names: tuple[str, ...] = ()
     setting: str | None = None
     cosmetic: bool = False  # changed: a warning, never a refusal
+
+    @property
+    def off_switch(self) -> str | None:
+        """The environment setting that turns off what needs it (settings.py's naming)."""
+        return None if self.setting is None else f"LITELLM_CLAUDE_CODE_{self.setting.upper()}=0"
 
 
 INTERNALS: tuple[Internal, ...] = (
@@ -155,12 +161,29 @@ INTERNALS: tuple[Internal, ...] = (
 BY_NAME = {internal.name: internal for internal in INTERNALS}
 
 
+def internals_table() -> str:
+    """The README's table of the internals, from :data:`INTERNALS` (checked by a test)."""
+    lines = [
+        "| internal | what of the SDK or CLI | the promise that leans on it | when it changed |",
+        "|---|---|---|---|",
+    ]
+    for internal in INTERNALS:
+        if internal.cosmetic:
+            then = "a warning"
+        elif internal.off_switch is not None:
+            then = f"refused, unless `{internal.off_switch}`"
+        else:
+            then = "refused"
+        lines.append(f"| `{internal.name}` | {internal.uses} | {internal.keeps} | {then} |")
+    return "\n".join(lines) + "\n"
+
+
 def drift_message(name: str, change: str) -> str:
     """What a client or operator reads when ``name`` changed: never client text."""
     internal = BY_NAME[name]
     way_out = ""
-    if internal.setting is not None:
-        way_out = f", or set LITELLM_CLAUDE_CODE_{internal.setting.upper()}=0 to run without it"
+    if internal.off_switch is not None:
+        way_out = f", or set {internal.off_switch} to run without it"
     return (
         f"claude-agent-sdk {SDK_VERSION} (Claude Code {CLI_VERSION}) is not what this provider was tested "
         f"with: {change} ({internal.uses}). That breaks a promise, so Claude Code was not started: "
