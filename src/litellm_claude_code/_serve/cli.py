@@ -20,6 +20,7 @@ from .doctor import check_process_cap, run_checks
 from .master_key import ensure_master_key
 
 EMBEDDED_CONFIG = "proxy_config.yaml"
+LOCAL_COST_MAP = "LITELLM_LOCAL_MODEL_COST_MAP"  # LiteLLM's switch: its bundled cost map, no download
 
 SNIPPET_HEADER = "# Add to your LiteLLM proxy config (config.yaml):\n"
 
@@ -42,6 +43,9 @@ def config_snippet() -> str:
 @click.version_option(package_name="litellm-claude-code")
 def main() -> None:
     """Use Claude through Claude Code from any OpenAI-compatible tool."""
+    # Before any command can import LiteLLM, which otherwise downloads its cost map at
+    # import (a slow start, a warning and a DNS lookup offline): the bundled map is used.
+    os.environ.setdefault(LOCAL_COST_MAP, "True")
     try:
         _log_to_stderr(log_level())
     except ConfigError as exc:
@@ -95,8 +99,6 @@ def serve(host: str, port: int, config_file: Path | None) -> None:
         lines.append(f"Listening on {host}: reachable from other machines; keep the master key secret.")
     lines.append(f"Process cap: {check_process_cap(settings).detail}")
     os.environ["LITELLM_MASTER_KEY"] = key.value
-    # The cost map bundled with LiteLLM, not a download at every start.
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     _run_proxy(
         config_file or embedded_config_path(),
         host,
