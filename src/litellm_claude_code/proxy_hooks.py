@@ -134,11 +134,60 @@ def check_request(data: Mapping[str, Any], call_type: str, timeout_limit: float)
     check_timeouts(data, timeout_limit)
     check_guardrails(data)
     if call_type in CHAT_CALL_TYPES:
+        params.read_options(data)  # what the provider would refuse, refused before LiteLLM's layer
         to_conversation(data.get("messages"))
     elif call_type == MESSAGES_CALL_TYPE:
+        params.check_fields(data, MESSAGES_FIELDS)
+        check_anthropic_system(data.get("system"))
+        check_list_of(data, "stop_sequences", str)
+        check_list_of(data, "tools", Mapping)
         check_anthropic_messages(data.get("messages"))
     elif call_type == RESPONSES_CALL_TYPE:
+        params.check_fields(data, RESPONSES_FIELDS)
+        check_list_of(data, "tools", Mapping)
         check_responses_input(data.get("input"))
+
+
+# The Anthropic API's ranges for /v1/messages, and OpenAI's for /v1/responses.
+MESSAGES_FIELDS: Final = MappingProxyType(
+    {
+        "max_tokens": ("integer", (1, None)),
+        "temperature": ("number", (0, 1)),
+        "top_p": ("number", (0, 1)),
+        "top_k": ("integer", (0, None)),
+        "stream": ("boolean", (None, None)),
+        "metadata": ("object", (None, None)),
+    }
+)
+RESPONSES_FIELDS: Final = MappingProxyType(
+    {
+        "max_output_tokens": ("integer", (1, None)),
+        "temperature": ("number", (0, 2)),
+        "top_p": ("number", (0, 1)),
+        "stream": ("boolean", (None, None)),
+        "store": ("boolean", (None, None)),
+        "parallel_tool_calls": ("boolean", (None, None)),
+        "instructions": ("string", (None, None)),
+        "metadata": ("object", (None, None)),
+    }
+)
+
+
+def check_list_of(data: Mapping[str, Any], key: str, kind: type) -> None:
+    value = data.get(key)
+    if value is not None and (not isinstance(value, list) or not all(isinstance(v, kind) for v in value)):
+        what = "strings" if kind is str else "objects"
+        raise TranslationError(f"`{key}` must be a list of {what}")
+
+
+def check_anthropic_system(system: Any) -> None:
+    """``system``: a string or a list of text blocks, as the Anthropic API takes it."""
+    if system is None or isinstance(system, str):
+        return
+    if not isinstance(system, list) or not all(
+        isinstance(b, Mapping) and b.get("type") == "text" and isinstance(b.get("text"), str) for b in system
+    ):
+        raise TranslationError("system: Input should be a string or a list of text blocks")
 
 
 def check_server_owned(data: Mapping[str, Any]) -> None:
@@ -226,6 +275,9 @@ def check_responses_input(value: Any) -> None:
     for index, item in enumerate(value):
         if not isinstance(item, Mapping):
             raise TranslationError(f"`input[{index}]` must be an input item (an object), got {type(item).__name__}")
+        content = item.get("content")
+        if item.get("type", "message") == "message" and not isinstance(content, (str, list)):
+            raise TranslationError(f"`input[{index}].content` must be a string or a list of content parts")
 
 
 def _source(key: str) -> str:

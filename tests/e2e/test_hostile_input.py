@@ -216,3 +216,88 @@ def test_ordinary_litellm_fields_still_work(proxy: Proxy, fake: FakeAnthropic) -
     assert response.status_code == 200, response.text
     assert response.json()["choices"][0]["message"]["content"] == "fine"
     assert len(fake.message_requests()) == 1
+
+
+# -- issue 23.2: bodies and values LiteLLM answered with a 500, a wrong 400, or a 200 --------
+def post_raw(proxy: Proxy, endpoint: str, content: bytes) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {proxy.key}", "Content-Type": "application/json"}
+    return httpx.post(f"{proxy.url}{PATHS[endpoint]}", content=content, headers=headers, timeout=60)
+
+
+DEEP = b'{"model":"sonnet","messages":' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+RAW_BODIES = {
+    "an array": (b"[1,2,3]", "must be a JSON object, got an array"),
+    "a string": (b'"x"', "must be a JSON object, got a string"),
+    "invalid UTF-8": (b'{"model":"sonnet","messages":[{"role":"user","content":"\xff\xfe"}]}', "not valid UTF-8"),
+    "nested 50,000 deep": (DEEP, "nested more than 100 levels deep"),
+    "NaN": (b'{"model":"sonnet","messages":[{"role":"user","content":"hi"}],"temperature":NaN}', "NaN is not"),
+    "Infinity": (b'{"model":"sonnet","messages":[],"temperature":Infinity}', "Infinity is not"),
+    "not JSON": (b'{"model": "sonnet", "messages": [', "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "messages", "responses"])
+@pytest.mark.parametrize(("content", "fragment"), RAW_BODIES.values(), ids=RAW_BODIES.keys())
+def test_a_body_that_is_not_a_json_object_is_a_400_that_says_so(
+    proxy: Proxy, fake: FakeAnthropic, endpoint: str, content: bytes, fragment: str
+) -> None:
+    response = post_raw(proxy, endpoint, content)
+    assert response.headers["content-type"] == "application/json"
+    assert_refused(response, fake, fragment)
+    if endpoint == "messages":
+        assert response.json()["type"] == "error"  # the Anthropic error shape
+
+
+def test_a_deep_body_leaves_no_traceback_in_the_log(proxy: Proxy, fake: FakeAnthropic) -> None:
+    assert_refused(post_raw(proxy, "chat", DEEP), fake, "nested")
+    assert "RecursionError" not in proxy.log_text()
+
+
+CHAT_VALUES = {
+    "response_format a string": ({"response_format": "json"}, "`response_format.type`"),
+    "tools a string": ({"tools": "Bash"}, "`tools` must be a list"),
+    "temperature a word": ({"temperature": "hot"}, "`temperature` must be a number"),
+    "temperature 99": ({"temperature": 99}, "`temperature` must be from 0 to 2"),
+    "top_p a string": ({"top_p": "x"}, "`top_p` must be a number"),
+    "seed a string": ({"seed": "x"}, "`seed` must be an integer"),
+    "stream a word": ({"stream": "yes"}, "`stream` must be true or false"),
+    "five stop strings": ({"stop": ["a", "b", "c", "d", "e"]}, "`stop` must be"),
+    "a path as model": ({"model": "claude-code/a/../../etc/passwd"}, "`model` must name a Claude model"),
+}
+
+
+@pytest.mark.parametrize(("extra", "fragment"), CHAT_VALUES.values(), ids=CHAT_VALUES.keys())
+def test_a_malformed_chat_value_is_a_400_naming_the_field(
+    proxy: Proxy, fake: FakeAnthropic, extra: dict[str, Any], fragment: str
+) -> None:
+    assert_refused(post(proxy, "chat", body_for("chat", **extra)), fake, fragment)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "extra", "fragment"),
+    [
+        ("messages", {"system": 5}, "system: Input should be a string or a list of text blocks"),
+        ("messages", {"temperature": 1.5}, "`temperature` must be from 0 to 1"),
+        ("messages", {"max_tokens": "many"}, "`max_tokens` must be an integer"),
+        ("messages", {"stop_sequences": "END"}, "`stop_sequences` must be a list of strings"),
+        ("responses", {"input": [{"role": "user", "content": 5}]}, "`input[0].content`"),
+        ("responses", {"temperature": "warm"}, "`temperature` must be a number"),
+        ("responses", {"instructions": 7}, "`instructions` must be a string"),
+        ("messages", {"model": "claude-code/a/../../etc/passwd"}, "`model` must name a Claude model"),
+        ("responses", {"model": "claude-code/a/../../etc/passwd"}, "`model` must name a Claude model"),
+    ],
+)
+def test_a_malformed_value_on_the_other_endpoints_is_a_400_naming_the_field(
+    proxy: Proxy, fake: FakeAnthropic, endpoint: str, extra: dict[str, Any], fragment: str
+) -> None:
+    assert_refused(post(proxy, endpoint, body_for(endpoint, **extra)), fake, fragment)
+
+
+def test_valid_sampling_values_still_work_and_a_bedrock_arn_is_a_model_name(proxy: Proxy, fake: FakeAnthropic) -> None:
+    fake.script(Reply(text=["fine"]))
+    body = body_for("chat", temperature=0.2, top_p=1, seed=7, stream=False, stop=["END"], logprobs=False)
+    assert post(proxy, "chat", body).status_code == 200
+    arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-5-v1:0"
+    fake.script(Reply(text=["fine"]))
+    assert post(proxy, "chat", body_for("chat", model=f"claude-code/{arn}")).status_code == 200
+    assert [r.body["model"] for r in fake.message_requests()][-1] == arn

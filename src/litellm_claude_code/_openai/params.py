@@ -35,9 +35,32 @@ IGNORED = (
     "top_logprobs",
     "parallel_tool_calls",
 )
+# The values a request may give them (OpenAI's ranges): ignored or not, a malformed one is
+# the client's mistake, which it should hear of instead of an answer that looks fine.
+Bounds = tuple[float | None, float | None]
+CHAT_FIELDS: dict[str, tuple[str, Bounds]] = {
+    "temperature": ("number", (0, 2)),
+    "top_p": ("number", (0, 1)),
+    "presence_penalty": ("number", (-2, 2)),
+    "frequency_penalty": ("number", (-2, 2)),
+    "seed": ("integer", (None, None)),
+    "top_k": ("integer", (0, None)),
+    "top_logprobs": ("integer", (0, 20)),
+    "stream": ("boolean", (None, None)),
+    "logprobs": ("boolean", (None, None)),
+    "parallel_tool_calls": ("boolean", (None, None)),
+    "store": ("boolean", (None, None)),
+    "logit_bias": ("object", (None, None)),
+    "stream_options": ("object", (None, None)),
+    "user": ("string", (None, None)),
+}
 EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "max"}
-# Claude model ids as Claude Code takes them: sonnet, claude-sonnet-4-5, opus[1m], claude-opus-4-1@20250805.
-MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@\[\]/-]{0,127}")
+# Claude model ids as Claude Code takes them: sonnet, claude-sonnet-4-5, opus[1m],
+# claude-opus-4-1@20250805 (Vertex), us.anthropic.claude-sonnet-4-5-20250929-v1:0 (Bedrock); a `/`
+# only inside a Bedrock ARN (arn:aws:bedrock:...:inference-profile/...). Never a path: no `..`.
+MODEL_NAME = re.compile(
+    r"(?!.*\.\.)(?:[A-Za-z0-9][A-Za-z0-9._:@\[\]-]{0,127}|arn:aws[a-z-]*:bedrock:[A-Za-z0-9._:/-]{1,200})"
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +85,7 @@ def read_options(optional_params: Mapping[str, Any] | None, reported: set[str] |
         TranslationError: a parameter Claude Code cannot honour (becomes HTTP 400).
     """
     params = dict(optional_params or {})
+    check_fields(params, CHAT_FIELDS)
     for key, instead in LEGACY.items():
         if params.get(key):
             raise TranslationError(f"legacy `{key}` is not supported; use `{instead}`")
@@ -87,6 +111,35 @@ def read_options(optional_params: Mapping[str, Any] | None, reported: set[str] |
         effort=effort,
         thinking=thinking,
     )
+
+
+def check_fields(params: Mapping[str, Any], fields: Mapping[str, tuple[str, Bounds]]) -> None:
+    """Each of ``fields`` that ``params`` sets has the type and range it names.
+
+    Raises:
+        TranslationError: naming the first field that does not.
+    """
+    for name, (kind, (low, high)) in fields.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        if kind == "boolean" and not isinstance(value, bool):
+            raise TranslationError(f"`{name}` must be true or false, got {value!r}")
+        if kind == "object" and not isinstance(value, Mapping):
+            raise TranslationError(f"`{name}` must be an object, got {value!r}")
+        if kind == "string" and not isinstance(value, str):
+            raise TranslationError(f"`{name}` must be a string, got {value!r}")
+        if kind in ("number", "integer"):
+            _check_number(name, value, kind, low, high)
+
+
+def _check_number(name: str, value: Any, kind: str, low: float | None, high: float | None) -> None:
+    wanted = int if kind == "integer" else (int, float)
+    if isinstance(value, bool) or not isinstance(value, wanted) or not math.isfinite(value):
+        raise TranslationError(f"`{name}` must be {'an integer' if kind == 'integer' else 'a number'}, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"from {low:g} to {high:g}" if low is not None and high is not None else f"at least {low:g}"
+        raise TranslationError(f"`{name}` must be {span}, got {value!r}")
 
 
 def output_schema(response_format: Any) -> dict[str, Any] | None:
@@ -162,11 +215,13 @@ def model_name(name: Any) -> str:
     a response header, where a trailing newline breaks the whole response.
 
     Raises:
-        TranslationError: anything but letters, digits and ``._:@[]/-``.
+        TranslationError: anything but a model id or alias (letters, digits and
+            ``._:@[]-``) or a Bedrock ARN.
     """
     if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
         raise TranslationError(
-            f"`model` must name a Claude model (up to 128 letters, digits and ._:@[]/-), got {name!r}"
+            "`model` must name a Claude model (an id or alias of up to 128 letters, digits and ._:@[]-, "
+            f"or a Bedrock ARN), got {name!r}"
         )
     return name
 

@@ -18,6 +18,9 @@ own signal capture, which it chains to), never at import.
 
 **GET /metrics** is answered here, from the provider's own registry (see
 :mod:`metrics_route`), before LiteLLM sees the request.
+
+**Model routes get only JSON objects:** a body that is not one is refused
+here with a 400 that says why (see :mod:`json_body`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import signal
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from .json_body import checked_json_bodies
 from .metrics_route import is_scrape, serve_metrics
 
 if TYPE_CHECKING:
@@ -60,6 +64,7 @@ class ServingApp:
         metrics: Metrics | None = None,
     ) -> None:
         self.app = app
+        self._checked = checked_json_bodies(app)
         self._drain = drain
         self._on_started = on_started
         self._metrics = metrics  # served at GET /metrics, before LiteLLM sees the request
@@ -79,7 +84,7 @@ class ServingApp:
         elif scope["type"] == "http" and self._metrics is not None and is_scrape(scope):
             await serve_metrics(self._metrics, self.app, scope, receive, send)
         elif scope["type"] == "http":
-            await _cancel_on_disconnect(self.app, scope, receive, send)
+            await _cancel_on_disconnect(self._checked, scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
