@@ -19,6 +19,11 @@ own signal capture, which it chains to), never at import.
 **GET /metrics** is answered here, from the provider's own registry (see
 :mod:`metrics_route`), before LiteLLM sees the request.
 
+**Only the routes users need answer** (see :mod:`routes`): every other
+path is a 404 before LiteLLM sees the request.
+
+**GET /health** carries no traceback (see :mod:`health`).
+
 **Model routes get only JSON objects:** a body that is not one is refused
 here with a 400 that says why (see :mod:`json_body`).
 """
@@ -30,11 +35,13 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from .health import health_without_tracebacks
 from .json_body import checked_json_bodies
 from .metrics_route import is_scrape, serve_metrics
+from .routes import NOT_FOUND, allowed
 
 if TYPE_CHECKING:
     from .._claude.metrics import Metrics
@@ -62,9 +69,11 @@ class ServingApp:
         drain: Callable[[], Awaitable[None]],
         on_started: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
-        self._checked = checked_json_bodies(app)
+        self._environ = dict(environ or {})  # DATABASE_URL opens the admin routes
+        self._checked = checked_json_bodies(health_without_tracebacks(app))
         self._drain = drain
         self._on_started = on_started
         self._metrics = metrics  # served at GET /metrics, before LiteLLM sees the request
@@ -81,10 +90,14 @@ class ServingApp:
         if scope["type"] == "lifespan":
             self._install_signal_handlers(asyncio.get_running_loop())
             await self.app(scope, self._drained_before_shutdown(receive), self._told_when_started(send))
+        elif scope["type"] == "http" and not allowed(scope.get("path", ""), self._environ):
+            await _not_found(send)
         elif scope["type"] == "http" and self._metrics is not None and is_scrape(scope):
             await serve_metrics(self._metrics, self.app, scope, receive, send)
         elif scope["type"] == "http":
             await _cancel_on_disconnect(self._checked, scope, receive, send)
+        elif scope["type"] == "websocket" and not allowed(scope.get("path", ""), self._environ):
+            await send({"type": "websocket.close", "code": 1008})  # before the handshake: HTTP 403
         else:
             await self.app(scope, receive, send)
 
@@ -134,6 +147,12 @@ class ServingApp:
             return message
 
         return wrapped
+
+
+async def _not_found(send: Send) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(NOT_FOUND)).encode())]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": NOT_FOUND})
 
 
 async def _cancel_on_disconnect(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:

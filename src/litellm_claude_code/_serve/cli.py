@@ -137,7 +137,11 @@ def _run_proxy(config: Path, host: str, port: int, grace: float, on_started: Cal
         raise click.ClickException(str(exc)) from exc
 
     proxy_server.app = ServingApp(  # type: ignore[assignment]
-        proxy_server.app, lambda: provider.drain(grace), on_started=on_started, metrics=provider.metrics
+        proxy_server.app,
+        lambda: provider.drain(grace),
+        on_started=on_started,
+        metrics=provider.metrics,
+        environ=os.environ,
     )
     argv = ["--config", str(config), "--host", host, "--port", str(port)]
     run_server.main(args=argv, prog_name="litellm", standalone_mode=False)
