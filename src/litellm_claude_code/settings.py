@@ -198,6 +198,17 @@ class Settings(BaseSettings):
         "([Tool loops](#tool-loops)); 0: never, every step resumes in a new process",
     )
     shutdown_grace: Seconds = _setting(10.0, "seconds running requests get after SIGTERM before their CLI is ended")
+    header_timeout: PositiveSeconds = _setting(
+        10.0,
+        "`serve`: seconds a connection may take to send a request's head (a new connection, and after each "
+        "response); then it is closed",
+    )
+    body_timeout: PositiveSeconds = _setting(
+        30.0, "`serve`: seconds a client may take to send a request's body; then the answer is 408"
+    )
+    max_connections: Annotated[int, BeforeValidator(_at_least_one)] = _setting(
+        512, "`serve`: connections open at once (idle keep-alive ones count); past it a request gets 503 at once"
+    )
 
     @classmethod
     def settings_customise_sources(

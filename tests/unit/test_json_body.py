@@ -82,3 +82,21 @@ def test_a_body_over_the_limit_is_413_without_reading_the_rest() -> None:
 def test_other_routes_are_left_alone() -> None:
     sent, read = run(None, "/key/generate", [b"[1]"])
     assert read == [b"[1]"] and sent[0]["status"] == 200
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def never(*_: Any) -> None:
+        raise AssertionError("the app must not run")
+
+    guarded = checked_json_bodies(never, body_seconds=0.05)
+    asyncio.run(guarded({"type": "http", "method": "POST", "path": "/v1/messages"}, receive, send))
+    assert sent[0]["status"] == 408 and json.loads(sent[1]["body"])["error"]["type"] == "timeout_error"

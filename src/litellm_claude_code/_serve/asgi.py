@@ -70,10 +70,11 @@ class ServingApp:
         on_started: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
         environ: Mapping[str, str] | None = None,
+        body_seconds: float = 30.0,
     ) -> None:
         self.app = app
         self._environ = dict(environ or {})  # DATABASE_URL opens the admin routes
-        self._checked = checked_json_bodies(health_without_tracebacks(app))
+        self._checked = checked_json_bodies(health_without_tracebacks(app), body_seconds)
         self._drain = drain
         self._on_started = on_started
         self._metrics = metrics  # served at GET /metrics, before LiteLLM sees the request

@@ -103,7 +103,7 @@ def serve(host: str, port: int, config_file: Path | None) -> None:
         config_file or embedded_config_path(),
         host,
         port,
-        settings.shutdown_grace,
+        settings,
         on_started=lambda: click.echo("\n".join(f"litellm-claude-code: {line}" for line in lines), err=True),
     )
 
@@ -122,7 +122,7 @@ def _require_proxy_extra() -> None:
         raise click.ClickException(f"{PROXY_EXTRA_HINT} (missing module: {exc.name})") from exc
 
 
-def _run_proxy(config: Path, host: str, port: int, grace: float, on_started: Callable[[], None]) -> None:
+def _run_proxy(config: Path, host: str, port: int, settings: Settings, on_started: Callable[[], None]) -> None:
     """LiteLLM's own proxy command, in this process, its app wrapped by :class:`ServingApp`
     (uvicorn loads the app by its module path, so the wrapper goes there)."""
     from litellm.proxy import proxy_server
@@ -130,6 +130,7 @@ def _run_proxy(config: Path, host: str, port: int, grace: float, on_started: Cal
 
     from .. import handler as provider  # the instance the embedded config names
     from .asgi import ServingApp
+    from .connections import bounded_connections
 
     try:  # fail closed, before listening, if the SDK or CLI changed under a promise
         asyncio.run(provider.check_internals())
@@ -138,13 +139,16 @@ def _run_proxy(config: Path, host: str, port: int, grace: float, on_started: Cal
 
     proxy_server.app = ServingApp(  # type: ignore[assignment]
         proxy_server.app,
-        lambda: provider.drain(grace),
+        lambda: provider.drain(settings.shutdown_grace),
         on_started=on_started,
         metrics=provider.metrics,
         environ=os.environ,
+        body_seconds=settings.body_timeout,
     )
     argv = ["--config", str(config), "--host", host, "--port", str(port)]
-    run_server.main(args=argv, prog_name="litellm", standalone_mode=False)
+    argv += ["--limit_concurrency", str(settings.max_connections)]
+    with bounded_connections(settings.header_timeout):
+        run_server.main(args=argv, prog_name="litellm", standalone_mode=False)
 
 
 EXAMPLES = ("accounts",)  # configs in examples/, shipped with the package

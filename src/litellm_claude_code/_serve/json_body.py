@@ -10,6 +10,7 @@ else of the request runs. What passes is handed on byte for byte.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -78,14 +79,15 @@ def _depth(value: Any) -> int:
 
 def error_body(path: str, status: int, message: str) -> bytes:
     """The error in the shape clients of that endpoint parse (both carry ``error.message``)."""
-    kind = "request_too_large" if status == 413 else "invalid_request_error"
+    kind = {413: "request_too_large", 408: "timeout_error"}.get(status, "invalid_request_error")
     if ANTHROPIC_ROUTES.match(path):
         return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
     return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": str(status)}}).encode()
 
 
-def checked_json_bodies(app: ASGIApp) -> ASGIApp:
-    """``app`` with the bodies of its model routes checked first (see the module docstring)."""
+def checked_json_bodies(app: ASGIApp, body_seconds: float = 30.0) -> ASGIApp:
+    """``app`` with the bodies of its model routes checked first (see the module docstring);
+    a body that takes longer than ``body_seconds`` to arrive is a 408."""
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -93,7 +95,10 @@ def checked_json_bodies(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         try:
-            body = await _read(receive)
+            try:
+                body = await asyncio.wait_for(_read(receive), body_seconds)
+            except asyncio.TimeoutError:
+                raise BadBody(408, f"the request body did not arrive within {body_seconds:g} s") from None
             problem = body_problem(body)
             if problem is not None:
                 raise BadBody(400, problem)
