@@ -89,3 +89,11 @@ def test_the_master_key_line_follows_litellms_start_up(proxy: Proxy) -> None:
     assert log.index("Application startup complete") > log.index("Waiting for application startup")
     assert ours > log.index("Waiting for application startup")
     assert "Process cap: " in log[ours:]
+
+
+def test_the_start_up_says_only_what_the_operator_needs(proxy: Proxy) -> None:
+    """Issue 23.7: no banner, no feedback box, no help line, no sign-in throttle warning."""
+    start_up = proxy.log_text()
+    assert "litellm-claude-code: Clients authenticate with the master key" in start_up
+    for noise in ("██", "It would help me", "Give Feedback", "Thank you for using LiteLLM", "trusted_proxy_ranges"):
+        assert noise not in start_up, noise

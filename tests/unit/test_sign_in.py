@@ -112,6 +112,21 @@ def test_login_status_shows_the_clis_own_account(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "Not logged in" in result.output or "not logged in" in result.output.lower()
+    # Issue 23.7: the commands this package's user has, not the CLI's; no runtime note before it.
+    assert "claude auth login" not in result.output and "litellm-claude-code login" in result.output
+    assert "Additional CA cert" not in result.output
+
+
+def test_login_status_without_the_runtime_note_even_when_it_is_printed(tmp_path: Path) -> None:
+    from litellm_claude_code._serve.sign_in import login_status
+
+    script = tmp_path / "claude"
+    script.write_text(
+        "#!/bin/sh\necho 'Additional CA cert(s): /etc/ssl/x.crt' >&2\n"
+        "echo 'Not logged in. Run claude auth login to authenticate.'\n"
+    )
+    script.chmod(0o755)
+    assert login_status([str(script)]) == "Not logged in. Run litellm-claude-code login to authenticate."
 
 
 @pytest.mark.parametrize("command", ["setup-token", "login"])

@@ -131,6 +131,7 @@ def _run_proxy(config: Path, host: str, port: int, settings: Settings, on_starte
     from .. import handler as provider  # the instance the embedded config names
     from .asgi import ServingApp
     from .connections import bounded_connections
+    from .quiet_start import quiet_start
 
     try:  # fail closed, before listening, if the SDK or CLI changed under a promise
         asyncio.run(provider.check_internals())
@@ -145,6 +146,7 @@ def _run_proxy(config: Path, host: str, port: int, settings: Settings, on_starte
         environ=os.environ,
         body_seconds=settings.body_timeout,
     )
+    quiet_start()
     argv = ["--config", str(config), "--host", host, "--port", str(port)]
     argv += ["--limit_concurrency", str(settings.max_connections)]
     with bounded_connections(settings.header_timeout):

@@ -56,7 +56,20 @@ def run_interactive(command: Sequence[str], environ: Mapping[str, str] = os.envi
         raise CLINotFound(f"{command[0]} does not run: {exc}") from exc
 
 
+# The CLI's own commands, as this package's user runs them.
+OUR_COMMANDS = {
+    "claude auth login": "litellm-claude-code login",
+    "claude setup-token": "litellm-claude-code setup-token",
+}
+RUNTIME_NOTE = "Additional CA cert(s):"  # the CLI's runtime on NODE_EXTRA_CA_CERTS: not about the login
+
+
 def login_status(command: Sequence[str], environ: Mapping[str, str] = os.environ) -> str:
-    """The CLI's own account of its login (``auth status --text``): no secret in it."""
+    """The CLI's own account of its login (``auth status --text``): no secret in it,
+    with its commands named as this package's user runs them."""
     done = subprocess.run(list(command), env=dict(environ), capture_output=True, text=True, timeout=60, check=False)
-    return (done.stdout or done.stderr).strip()
+    lines = [line for line in (done.stdout + "\n" + done.stderr).splitlines() if not line.startswith(RUNTIME_NOTE)]
+    text = "\n".join(line for line in lines if line.strip())
+    for theirs, ours in OUR_COMMANDS.items():
+        text = text.replace(theirs, ours)
+    return text
