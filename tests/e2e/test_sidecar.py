@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ CONFIG = Path(__file__).parents[2] / "docker" / "sidecar-litellm.yaml"
 OURS_KEY = "sk-sidecar-ours-0123456789"
 FRONT_KEY = "sk-sidecar-front-0123456789"
 MODEL = "claude-sonnet-4-5"
+RUN_LITELLM = "import sys; from litellm.proxy.proxy_cli import run_server; sys.argv[0] = 'litellm'; run_server()"
 
 
 def litellm_proxy_pins() -> list[str]:
@@ -71,34 +70,24 @@ def litellm_proxy_pins() -> list[str]:
     return [f"{name}=={version}" for name, version in sorted(versions.items())]
 
 
-def installer_commands(venv: Path, requirements: Path) -> list[list[str]]:
-    """uv when there is one, else venv and pip: exactly the pins, no resolver.
-    Both compile bytecode: without it LiteLLM's first start takes several times
-    as long (and every start does where PYTHONDONTWRITEBYTECODE is set)."""
-    uv = shutil.which("uv", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    python = str(venv / "bin" / "python")
-    pins = ["--no-deps", "-r", str(requirements)]
-    if uv:
-        return [
-            [uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
-            [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", python, *pins],
-        ]
-    return [
-        [sys.executable, "-m", "venv", "--without-pip", str(venv)],
-        [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--only-binary", ":all:", *pins],
-    ]
+def link_distributions(pins: list[str], site: Path) -> None:
+    """Link each pinned distribution's files, as installed here (from the hashed lock), into
+    ``site``: a venv holding exactly them, made offline (no index, no download)."""
+    for pin in pins:
+        dist = importlib.metadata.distribution(pin.split("==")[0])
+        for top in sorted({file.parts[0] for file in dist.files or []} - {"..", "__pycache__"}):
+            target = site / top
+            if not target.exists():
+                target.symlink_to(Path(str(dist.locate_file(top))))
 
 
 @pytest.fixture(scope="module")
 def plain_litellm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv holding only LiteLLM and its proxy's dependencies: its bin directory."""
-    tmp = tmp_path_factory.mktemp("plain-litellm")
-    requirements = tmp / "requirements.txt"
-    requirements.write_text("\n".join(litellm_proxy_pins()) + "\n")
-    venv = tmp / "venv"
-    for command in installer_commands(venv, requirements):
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-        assert done.returncode == 0, f"{command[:3]} failed:\n{done.stdout}\n{done.stderr}"
+    venv = tmp_path_factory.mktemp("plain-litellm") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    [site] = (venv / "lib").glob("python*/site-packages")
+    link_distributions(litellm_proxy_pins(), site)
     return venv / "bin"
 
 
@@ -129,7 +118,17 @@ def front(plain_litellm: Path, ours: Proxy, tmp_path_factory: pytest.TempPathFac
     log = tmp / "front.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
-            [str(plain_litellm / "litellm"), "--config", str(CONFIG), "--host", "127.0.0.1", "--port", str(port)],
+            [
+                str(plain_litellm / "python"),
+                "-c",
+                RUN_LITELLM,
+                "--config",
+                str(CONFIG),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env=env,
             cwd=tmp,
             stdout=handle,
