@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 
+from . import access_log
 from ._claude.credentials import cloud_credentials, credential_home, resolve_credentials
 from ._claude.environment import cli_environment
 from ._claude.options import LaunchSpec
@@ -165,6 +166,8 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Processes) -> AsyncG
                         break  # the turn ended without the call: try again, or fail
                     continue
                 for out in [*(held or []), *visible]:
+                    if not isinstance(out, TurnResult):
+                        access_log.note_first_token()
                     yield out
                 held = None
             else:
@@ -200,6 +203,10 @@ async def _attempt(
             idle_ttl=turn.tuning.idle_ttl,
             tool_wait=turn.tuning.tool_wait,
             tool_results=results,
+        )
+        access_log.note(
+            process=access_log.process_kind(lease.mode, bool(turn.conversation.history)),
+            queue_ms=round(lease.waited * 1000, 1),
         )
         started = time.monotonic()
         assembler = TurnAssembler(

@@ -20,6 +20,7 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, ModelResponseStream
 
 from . import _turn as turn
+from . import access_log
 from ._claude.credentials import claude_config_dir
 from ._claude.drift import DriftCheck
 from ._claude.metrics import Metrics
@@ -27,7 +28,7 @@ from ._claude.options import LaunchSpec
 from ._claude.pool import OneShot, Pool, PoolLimits, Processes, SessionFactory
 from ._claude.session import CLISession
 from ._claude.stream import LimitWatch, lost_mid_answer
-from ._claude.types import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta
+from ._claude.types import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult
 from ._claude.workdirs import RunDir
 from ._openai.response import ChunkFactory, fill_response
 from .errors import SDKDrift, to_litellm
@@ -149,6 +150,8 @@ class ClaudeCodeLLM(CustomLLM):
     def _failed(self, exc: BaseException, model: str) -> Exception:
         if isinstance(exc, SDKDrift):
             self.metrics.record_drift(exc.internal)
+        kind = getattr(exc, "kind", None)
+        access_log.note(error=type(exc).__name__ + (f"/{kind}" if isinstance(kind, str) else ""))
         return to_litellm(exc, model)
 
     def _prepare(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> tuple[turn.PreparedTurn, Settings]:
@@ -167,6 +170,14 @@ class ClaudeCodeLLM(CustomLLM):
             tuning=tuning,
             reported=self._reported,
         )
+        litellm_params = kwargs.get("litellm_params") or {}
+        metadata = litellm_params.get("metadata") or {}
+        model_info = litellm_params.get("model_info") or {}
+        access_log.note(
+            model=metadata.get("model_group") or model,
+            deployment=str(model_info["id"])[:12] if model_info.get("id") else None,
+            credential=prepared.credential_id,
+        )
         return prepared, settings
 
     async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
@@ -179,6 +190,7 @@ class ClaudeCodeLLM(CustomLLM):
         result = replace(
             answer.result, rate_limit=self._limits.update(prepared.credential_id, answer.result.rate_limit)
         )
+        _note_usage(result)
         response = kwargs.get("model_response") or ModelResponse()
         return fill_response(
             response,
@@ -214,6 +226,7 @@ class ClaudeCodeLLM(CustomLLM):
                     yield chunks.tool_call(item)
                 else:
                     limit = self._limits.update(prepared.credential_id, item.rate_limit)
+                    _note_usage(item)
                     yield chunks.final(replace(item, rate_limit=limit))
                 shown = True
         except Exception as exc:
@@ -232,6 +245,12 @@ class ClaudeCodeLLM(CustomLLM):
         self, model: str, messages: list[Any], *args: Any, **kwargs: Any
     ) -> Iterator[ModelResponseStream | GenericStreamingChunk]:
         return _iterate_sync(self.astreaming(model, messages, **kwargs))
+
+
+def _note_usage(result: TurnResult) -> None:
+    usage = result.usage
+    prompt = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+    access_log.note(tokens_in=prompt, tokens_out=usage.output_tokens)
 
 
 _one_shot: contextvars.ContextVar[bool] = contextvars.ContextVar("claude_code_one_shot", default=False)

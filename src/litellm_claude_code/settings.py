@@ -198,6 +198,12 @@ class Settings(BaseSettings):
         "([Tool loops](#tool-loops)); 0: never, every step resumes in a new process",
     )
     shutdown_grace: Seconds = _setting(10.0, "seconds running requests get after SIGTERM before their CLI is ended")
+    access_log: Annotated[bool, BeforeValidator(_flag)] = _setting(
+        True,
+        "`serve`: one JSON line per model request on stderr (logger `litellm_claude_code.access`): request id, "
+        "endpoint, model, deployment, credential hash, process, queue wait, TTFT, duration, tokens, status, "
+        "error; never text or secrets. 0: off",
+    )
     header_timeout: PositiveSeconds = _setting(
         10.0,
         "`serve`: seconds a connection may take to send a request's head (a new connection, and after each "

@@ -119,7 +119,7 @@ def test_health_with_the_key_checks_the_named_models_and_shows_no_traceback(prox
 def test_a_failing_health_check_names_its_error_without_a_traceback(proxy: Proxy, fake: FakeAnthropic) -> None:
     from fake_anthropic import Reply
 
-    fake.script(*(Reply(status=401) for _ in range(6)))  # LiteLLM's health check asks each model twice
+    fake.script(*(Reply(status=401) for _ in range(6)))  # with a token the CLI retries a 401 once
     response = httpx.get(f"{proxy.url}/health", headers={"Authorization": f"Bearer {proxy.key}"}, timeout=120)
     report = response.json()
     assert len(report["unhealthy_endpoints"]) == 3

@@ -110,6 +110,7 @@ class Entry:
 class Lease:
     entry: Entry
     mode: Mode
+    waited: float = 0.0  # seconds the request waited for a slot (queued)
 
     @property
     def session(self) -> Any:
@@ -196,7 +197,9 @@ class Pool:
             self.limits.idle_ttl if idle_ttl is None else idle_ttl,
             self.limits.tool_wait if tool_wait is None else tool_wait,
         )
+        queued = self._clock()
         await self._take_slot(deadline)
+        waited = self._clock() - queued
         answered = frozenset(tool_results) if tool_results is not None else None
         try:
             lease = await self._lease(key, spec, conversation, deadline, answered)
@@ -204,6 +207,7 @@ class Pool:
             self._give_slot()
             raise
         self.metrics.record_lease(lease.mode)
+        lease.waited = waited
         return lease
 
     async def release(

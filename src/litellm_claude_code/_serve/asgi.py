@@ -24,6 +24,9 @@ path is a 404 before LiteLLM sees the request.
 
 **GET /health** carries no traceback (see :mod:`health`).
 
+**One access-log line per model request** (see :mod:`..access_log`), written
+when its response is done or its client has left.
+
 **Model routes get only JSON objects:** a body that is not one is refused
 here with a 400 that says why (see :mod:`json_body`).
 """
@@ -38,8 +41,9 @@ import signal
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from .. import access_log
 from .health import health_without_tracebacks
-from .json_body import checked_json_bodies
+from .json_body import MODEL_ROUTES, checked_json_bodies
 from .metrics_route import is_scrape, serve_metrics
 from .routes import NOT_FOUND, allowed
 
@@ -71,10 +75,12 @@ class ServingApp:
         metrics: Metrics | None = None,
         environ: Mapping[str, str] | None = None,
         body_seconds: float = 30.0,
+        access: bool = True,
     ) -> None:
         self.app = app
         self._environ = dict(environ or {})  # DATABASE_URL opens the admin routes
         self._checked = checked_json_bodies(health_without_tracebacks(app), body_seconds)
+        self._access = access
         self._drain = drain
         self._on_started = on_started
         self._metrics = metrics  # served at GET /metrics, before LiteLLM sees the request
@@ -95,6 +101,8 @@ class ServingApp:
             await _not_found(send)
         elif scope["type"] == "http" and self._metrics is not None and is_scrape(scope):
             await serve_metrics(self._metrics, self.app, scope, receive, send)
+        elif scope["type"] == "http" and self._access and MODEL_ROUTES.match(scope.get("path", "")):
+            await _logged(self._checked, scope, receive, send)
         elif scope["type"] == "http":
             await _cancel_on_disconnect(self._checked, scope, receive, send)
         elif scope["type"] == "websocket" and not allowed(scope.get("path", ""), self._environ):
@@ -148,6 +156,31 @@ class ServingApp:
             return message
 
         return wrapped
+
+
+async def _logged(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """One request, with its access-log line written when it is over (499: the client left first)."""
+    record = access_log.open_record(str(scope.get("method")), str(scope.get("path")))
+    complete = False
+
+    async def noted(message: Message) -> None:
+        nonlocal complete
+        if message["type"] == "http.response.start":
+            record.status = int(message["status"])
+            headers = dict(message.get("headers") or [])
+            call_id = headers.get(b"x-litellm-call-id")
+            record.request_id = call_id.decode("latin-1") if call_id else None
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            complete = True
+        await send(message)
+
+    try:
+        await _cancel_on_disconnect(app, scope, receive, noted)
+    finally:
+        if not complete:
+            record.status = 499 if record.status is None else record.status
+            record.error = record.error or "client_left"
+        access_log.write(record)
 
 
 async def _not_found(send: Send) -> None:

@@ -70,6 +70,20 @@ def _log_to_stderr(level: str) -> None:
         logger.propagate = False
 
 
+def _access_log_to_stderr(on: bool) -> None:
+    """The access log's lines as they are (JSON), whatever the package's log level."""
+    from ..access_log import LOGGER
+
+    logger = logging.getLogger(LOGGER)
+    logger.propagate = False
+    logger.disabled = not on
+    if on and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=4000, show_default=True, type=click.IntRange(1, 65535), help="Port to bind.")
@@ -145,8 +159,10 @@ def _run_proxy(config: Path, host: str, port: int, settings: Settings, on_starte
         metrics=provider.metrics,
         environ=os.environ,
         body_seconds=settings.body_timeout,
+        access=settings.access_log,
     )
     quiet_start()
+    _access_log_to_stderr(settings.access_log)
     argv = ["--config", str(config), "--host", host, "--port", str(port)]
     argv += ["--limit_concurrency", str(settings.max_connections)]
     with bounded_connections(settings.header_timeout):
