@@ -26,7 +26,16 @@ from ._claude.parking import ToolResult, results_of
 from ._claude.pool import Processes
 from ._claude.process import Deadline, Phase
 from ._claude.stream import StopFilter, TurnAssembler
-from ._claude.types import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta, ToolCallDelta, TurnResult
+from ._claude.types import (
+    Conversation,
+    ReasoningDelta,
+    Restart,
+    StreamItem,
+    TextDelta,
+    ToolCallDelta,
+    Tuning,
+    TurnResult,
+)
 from ._openai.messages import answers_tool_results, client_turns, echoed_assistant_turn, to_conversation
 from ._openai.params import model_name, read_options
 from ._openai.tools import ToolPlan
@@ -41,7 +50,7 @@ class PreparedTurn:
     spec: LaunchSpec
     conversation: Conversation
     timeout: float
-    tuning: DeploymentTuning = field(default_factory=DeploymentTuning)
+    tuning: Tuning = field(default_factory=Tuning)  # the deployment's, resolved
     tools: ToolPlan = field(default_factory=ToolPlan)
     retry_spec: LaunchSpec | None = None  # for an enforced tool_choice: the insisting second try
     stop: tuple[str, ...] = ()
@@ -85,6 +94,7 @@ def prepare(
     tools, schema = options.tools, options.schema
     conversation = to_conversation(messages)
     tuning = tuning or DeploymentTuning()
+    resolved = tuning.resolved(settings)
     credentials = resolve_credentials(api_key, cloud=cloud_credentials(tuning.env))
     home = credential_home(settings.private_home, credentials)
     env = cli_environment(
@@ -106,7 +116,7 @@ def prepare(
         effort=options.effort,
         thinking=options.thinking,
         output_schema_json=json.dumps(schema, sort_keys=True) if schema is not None else None,
-        park_tools=bool(tools.offered) and settings.pool and settings.tool_wait > 0,
+        park_tools=bool(tools.offered) and settings.pool and resolved.tool_wait > 0,
     )
     retry_spec = None
     if tools.enforced:
@@ -115,7 +125,7 @@ def prepare(
         spec=spec,
         conversation=conversation,
         timeout=request_timeout(timeout, settings.timeout),
-        tuning=tuning,
+        tuning=resolved,
         tools=tools,
         retry_spec=retry_spec,
         stop=options.stop,
@@ -199,9 +209,7 @@ async def _attempt(
             spec,
             turn.conversation,
             deadline=deadline,
-            spares=turn.tuning.spares,
-            idle_ttl=turn.tuning.idle_ttl,
-            tool_wait=turn.tuning.tool_wait,
+            tuning=turn.tuning,
             tool_results=results,
         )
         access_log.note(

@@ -101,9 +101,7 @@ class ClaudeCodeLLM(CustomLLM):
                 PoolLimits(
                     max_processes=settings.max_processes,
                     max_queue=settings.max_queue,
-                    idle_ttl=settings.idle_ttl,
-                    spares=settings.spares,
-                    tool_wait=settings.tool_wait,
+                    tuning=settings.pool_tuning(),
                 ),
                 factory=self._factory(),
                 metrics=self.metrics,

@@ -223,10 +223,10 @@ class StickyConversations(CustomLogger):
         its idle TTL, or its tool wait when the answer waits for function results."""
         if self._settings is None:
             self._settings = Settings.from_env()
-        tuning = DeploymentTuning.from_litellm_params({"model_info": deployment.get("model_info")})
-        idle = tuning.idle_ttl or self._settings.idle_ttl
-        waits = tuning.tool_wait or self._settings.tool_wait
-        return max(1, math.ceil(max(idle, waits) if asks_for_results else idle))
+        own = DeploymentTuning.from_litellm_params({"model_info": deployment.get("model_info")})
+        tuning = own.resolved(self._settings)
+        lasts = max(tuning.idle_ttl, tuning.tool_wait) if asks_for_results else tuning.idle_ttl
+        return max(1, math.ceil(lasts))
 
     def _group(self, data: Mapping[str, Any]) -> tuple[str, list[Mapping[str, Any]]]:
         """The model group the router served the request from, and its deployments."""

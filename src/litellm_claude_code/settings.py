@@ -16,6 +16,7 @@ the server config can set. The caps and the CLI path stay server-wide.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, Pydanti
 from pydantic_settings.sources.utils import parse_env_vars
 
 from ._claude import capacity
+from ._claude.types import Tuning
 from .errors import ConfigError
 
 DEFAULT_TIMEOUT = 600.0
@@ -242,15 +244,18 @@ class Settings(BaseSettings):
             raise _config_error(exc, variable_name) from None
 
     def for_deployment(self, api_base: str | None, tuning: DeploymentTuning | None = None) -> Settings:
-        """These settings with a deployment's ``api_base`` and tuning applied."""
+        """These settings with a deployment's ``api_base`` and CLI retries applied
+        (its pool tuning is :meth:`DeploymentTuning.resolved`)."""
         changes: dict[str, Any] = {}
         if api_base:
             changes["base_url"] = api_base
         if tuning is not None and tuning.cli_max_retries is not None:
             changes["cli_max_retries"] = tuning.cli_max_retries
-        if tuning is not None and tuning.tool_wait is not None:
-            changes["tool_wait"] = tuning.tool_wait
         return self.model_copy(update=changes) if changes else self
+
+    def pool_tuning(self) -> Tuning:
+        """The server-wide tuning: what a deployment without its own gets."""
+        return Tuning(spares=self.spares, idle_ttl=self.idle_ttl, tool_wait=self.tool_wait)
 
     @property
     def workspace(self) -> Path:
@@ -335,6 +340,13 @@ class DeploymentTuning(BaseModel):
     tool_wait: Annotated[float | None, BeforeValidator(_seconds(zero=True))] = None
     # Bedrock / Vertex AI / Foundry for this deployment: checked by _claude.credentials.cloud_credentials.
     env: dict[str, str | int | bool] | None = None
+
+    def resolved(self, settings: Settings) -> Tuning:
+        """The one tuning value of this deployment: its own values over the server's.
+        (None means "the server's"; 0 is a value: ``tool_wait: 0`` never parks.)"""
+        fields = ("spares", "idle_ttl", "tool_wait")
+        own = {name: value for name in fields if (value := getattr(self, name)) is not None}
+        return dataclasses.replace(settings.pool_tuning(), **own)
 
     @classmethod
     def from_litellm_params(cls, litellm_params: Mapping[str, Any] | None) -> DeploymentTuning:

@@ -9,10 +9,10 @@ from typing import Any
 import prometheus_client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_pool_state import HELD, Factory, convo, far, spec
+from test_pool_state import HELD, Factory, convo, far, limits_of, spec
 
 from litellm_claude_code._claude.metrics import Metrics
-from litellm_claude_code._claude.pool import OneShot, Pool, PoolLimits
+from litellm_claude_code._claude.pool import OneShot, Pool
 from litellm_claude_code._claude.process import Phase
 from litellm_claude_code._claude.types import Credentials, RateLimit
 from litellm_claude_code._serve.asgi import ServingApp
@@ -26,7 +26,7 @@ def value(metrics: Metrics, name: str, **labels: str) -> float | None:
 
 
 def pool_with(metrics: Metrics, **limits: Any) -> Pool:
-    return Pool(PoolLimits(**{"spares": 0, **limits}), factory=Factory(), metrics=metrics)
+    return Pool(limits_of(**{"spares": 0, **limits}), factory=Factory(), metrics=metrics)
 
 
 # -- what the pool records ---------------------------------------------------
@@ -51,7 +51,7 @@ async def test_a_start_then_a_continuation_is_one_start_one_miss_one_warm_hit() 
 
 async def test_a_reset_is_a_warm_hit_and_spares_count_as_starts_of_their_own() -> None:
     metrics = Metrics()
-    pool = Pool(PoolLimits(spares=1), factory=Factory(), metrics=metrics)
+    pool = Pool(limits_of(spares=1), factory=Factory(), metrics=metrics)
     lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=True, holds=HELD)  # keeps its conversation; a spare is started
     await pool.settled()

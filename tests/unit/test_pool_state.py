@@ -14,7 +14,7 @@ import pytest
 from litellm_claude_code._claude.options import LaunchSpec
 from litellm_claude_code._claude.pool import Pool, PoolLimits, State
 from litellm_claude_code._claude.process import Deadline, Phase, ResetOutcome
-from litellm_claude_code._claude.types import Conversation, Turn
+from litellm_claude_code._claude.types import Conversation, Tuning, Turn
 from litellm_claude_code.errors import PoolClosed, PoolFull, RequestTimeout, SDKDrift
 
 
@@ -99,8 +99,14 @@ def far() -> Deadline:
     return Deadline.after(30)
 
 
+def limits_of(**fields: Any) -> PoolLimits:
+    """PoolLimits from flat keywords: the tuning ones (spares, idle_ttl, tool_wait) go into its Tuning."""
+    tuned = {name: fields.pop(name) for name in ("spares", "idle_ttl", "tool_wait") if name in fields}
+    return PoolLimits(**fields, tuning=Tuning(**tuned))
+
+
 def make(clock: Clock | None = None, factory: Factory | None = None, **limits: Any) -> Pool:
-    return Pool(PoolLimits(**{"spares": 0, **limits}), factory=factory or Factory(), clock=clock or Clock())
+    return Pool(limits_of(**{"spares": 0, **limits}), factory=factory or Factory(), clock=clock or Clock())
 
 
 async def test_start_release_reuse_with_reset() -> None:
@@ -243,7 +249,7 @@ async def test_at_the_cap_the_longest_idle_process_is_ended_before_a_new_one_sta
 
 
 async def test_at_the_cap_a_process_being_reset_counts_and_the_cap_holds() -> None:
-    pool = Pool(PoolLimits(spares=0, max_processes=2), factory=Factory(), clock=Clock())
+    pool = Pool(limits_of(spares=0, max_processes=2), factory=Factory(), clock=Clock())
     first, second = [await pool.acquire(spec(), convo(prompt=p), deadline=far()) for p in "ab"]
     await pool.release(first, reusable=True, holds=HELD)
     await pool.release(second, reusable=True, holds=[HELD[0]])
@@ -263,7 +269,7 @@ async def test_a_conversation_stays_continuable_until_its_process_is_needed() ->
     """Resets happen only when a new conversation needs a process; spares are not made by resetting."""
     clock = Clock()
     factory = Factory()
-    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=factory, clock=clock)
+    pool = Pool(limits_of(spares=1, max_processes=6), factory=factory, clock=clock)
     first = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(first, reusable=True, holds=HELD)  # no other idle process: a spare is started
     await pool.settled()
@@ -298,7 +304,7 @@ async def test_idle_processes_are_trimmed_after_the_ttl() -> None:
 
 
 async def test_spares_are_started_for_keys_in_use() -> None:
-    pool = Pool(PoolLimits(spares=1), factory=Factory(), clock=Clock())
+    pool = Pool(limits_of(spares=1), factory=Factory(), clock=Clock())
     lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=True, holds=[HELD[0]])
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 2 total: 1 starting, 1 idle>"
@@ -347,7 +353,7 @@ async def test_drain_ends_running_processes_after_the_grace() -> None:
 
 async def test_continuing_turns_clear_nothing() -> None:
     factory = Factory()
-    pool = Pool(PoolLimits(spares=1, max_processes=6), factory=factory, clock=Clock())
+    pool = Pool(limits_of(spares=1, max_processes=6), factory=factory, clock=Clock())
     lease = await pool.acquire(spec(), convo(), deadline=far())
     await pool.release(lease, reusable=True, holds=HELD)
     await pool.settled()
@@ -360,8 +366,8 @@ async def test_continuing_turns_clear_nothing() -> None:
 
 
 async def test_spares_can_be_tuned_per_key() -> None:
-    pool = Pool(PoolLimits(spares=2), factory=Factory(), clock=Clock())
-    lean = await pool.acquire(spec("lean"), convo(), deadline=far(), spares=0)
+    pool = Pool(limits_of(spares=2), factory=Factory(), clock=Clock())
+    lean = await pool.acquire(spec("lean"), convo(), deadline=far(), tuning=Tuning(spares=0))
     await pool.release(lean, reusable=True, holds=None)
     await pool.settled()
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 1 total: 1 idle>"
@@ -372,7 +378,7 @@ async def test_spares_can_be_tuned_per_key() -> None:
 
 
 async def test_no_spare_starts_while_requests_wait_for_a_slot() -> None:
-    pool = Pool(PoolLimits(spares=2, max_processes=2, max_queue=2), factory=Factory(), clock=Clock())
+    pool = Pool(limits_of(spares=2, max_processes=2, max_queue=2), factory=Factory(), clock=Clock())
     a = await pool.acquire(spec(), convo(), deadline=far())
     b = await pool.acquire(spec("B"), convo(), deadline=far())
     waiting = asyncio.create_task(pool.acquire(spec("C"), convo(), deadline=far()))
@@ -455,7 +461,7 @@ def test_when_its_event_loop_ends_the_pool_closes_its_processes_on_it() -> None:
     """``asyncio.run`` cancels every task before it closes the loop: the pool then closes its
     processes, a spare half started too, while the loop can still reap them, and starts no other."""
     factory = Factory()
-    pool = Pool(PoolLimits(spares=1), factory=factory, clock=Clock())
+    pool = Pool(limits_of(spares=1), factory=factory, clock=Clock())
 
     async def one_request() -> None:
         lease = await pool.acquire(spec(), convo(), deadline=far())

@@ -230,3 +230,53 @@ def test_bad_deployment_tuning_says_what_is_wrong(bad: dict[str, object], messag
     with pytest.raises(ConfigError) as caught:
         DeploymentTuning.from_litellm_params({"model_info": {"claude_code": bad}})
     assert str(caught.value) == message
+
+
+def test_a_deployments_tuning_resolves_once_over_the_servers() -> None:
+    """Issue 25.2: None is "the server's"; 0 is a value (tool_wait 0 never parks, it must not fall back)."""
+    from litellm_claude_code._claude.types import Tuning
+    from litellm_claude_code.settings import DeploymentTuning
+
+    server = Settings(state_dir=Path("/s"), spares=2, idle_ttl=120, tool_wait=300)
+    assert server.pool_tuning() == Tuning(spares=2, idle_ttl=120.0, tool_wait=300.0)
+    assert DeploymentTuning().resolved(server) == server.pool_tuning()
+    own = DeploymentTuning(spares=0, tool_wait=0)
+    assert own.resolved(server) == Tuning(spares=0, idle_ttl=120.0, tool_wait=0.0)
+
+
+def test_tool_wait_0_on_a_deployment_never_parks_whatever_the_server_says(tmp_path: Path) -> None:
+    from litellm_claude_code import _turn as turn
+    from litellm_claude_code.settings import DeploymentTuning
+
+    server = Settings(state_dir=tmp_path, tool_wait=300)
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    prepared = turn.prepare(
+        model="claude-code/sonnet",
+        messages=[{"role": "user", "content": "hi"}],
+        optional_params={"tools": [weather]},
+        settings=server,
+        api_key="sk-ant-oat01-x",
+        timeout=None,
+        tuning=DeploymentTuning(tool_wait=0),
+    )
+    assert prepared.tuning.tool_wait == 0 and not prepared.spec.park_tools
+    default = turn.prepare(
+        model="claude-code/sonnet",
+        messages=[{"role": "user", "content": "hi"}],
+        optional_params={"tools": [weather]},
+        settings=server,
+        api_key="sk-ant-oat01-x",
+        timeout=None,
+    )
+    assert default.tuning.tool_wait == 300 and default.spec.park_tools
+
+
+def test_a_sticky_answer_that_asked_for_results_lives_no_longer_than_a_tool_wait_of_0(tmp_path: Path) -> None:
+    """The router's memory of a conversation: a deployment's tool_wait 0 fell back to the server's 300 s."""
+    from litellm_claude_code.routing import StickyConversations
+
+    sticky = StickyConversations()
+    sticky._settings = Settings(state_dir=tmp_path, idle_ttl=60, tool_wait=300)
+    deployment = {"model_info": {"id": "a", "claude_code": {"tool_wait": 0}}}
+    assert sticky._lifetime(deployment, asks_for_results=True) == 60
+    assert sticky._lifetime({"model_info": {"id": "b"}}, asks_for_results=True) == 300

@@ -48,7 +48,7 @@ from ..errors import PoolClosed, PoolFull, SDKDrift
 from .metrics import Metrics, PoolGauges
 from .options import LaunchSpec
 from .process import Deadline, Phase, Session
-from .types import Conversation, Turn
+from .types import Conversation, Tuning, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -77,21 +77,12 @@ class State(enum.Enum):
 
 @dataclass(frozen=True)
 class PoolLimits:
+    """The caps, and the tuning of keys that bring none of their own."""
+
     max_processes: int = 6
     max_queue: int = 16
-    idle_ttl: float = 300.0
-    spares: int = 1  # clean processes kept ready per key in use
     start_timeout: float = 60.0
-    tool_wait: float = 300.0  # seconds a parked process waits for the client's results
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """A key's own settings (a deployment's ``model_info.claude_code``)."""
-
-    spares: int
-    idle_ttl: float
-    tool_wait: float
+    tuning: Tuning = field(default_factory=Tuning)
 
 
 @dataclass(eq=False)
@@ -172,15 +163,14 @@ class Pool:
         conversation: Conversation,
         *,
         deadline: Deadline,
-        spares: int | None = None,
-        idle_ttl: float | None = None,
-        tool_wait: float | None = None,
+        tuning: Tuning | None = None,
         tool_results: Collection[str] | None = None,
     ) -> Lease:
         """A process ready for the request's turn.
 
-        ``tool_results``: the call ids the request answers, when its last turn
-        is the client's tool results that a parked process could take.
+        ``tuning``: how to keep the processes of ``spec``'s key (None: the
+        pool's own). ``tool_results``: the call ids the request answers, when
+        its last turn is the client's tool results that a parked process could take.
 
         Raises:
             PoolFull: every run slot and queue place is taken.
@@ -192,11 +182,7 @@ class Pool:
             self.loop = asyncio.get_running_loop()
         self._start_trimmer()
         key = spec.key()
-        self._tuning[key] = Tuning(
-            self.limits.spares if spares is None else spares,
-            self.limits.idle_ttl if idle_ttl is None else idle_ttl,
-            self.limits.tool_wait if tool_wait is None else tool_wait,
-        )
+        self._tuning[key] = tuning or self.limits.tuning
         queued = self._clock()
         await self._take_slot(deadline)
         waited = self._clock() - queued
@@ -540,7 +526,7 @@ class Pool:
         """
         try:
             while not self._draining:
-                shortest = min([self.limits.idle_ttl, *(t.idle_ttl for t in self._tuning.values())])
+                shortest = min([self.limits.tuning.idle_ttl, *(t.idle_ttl for t in self._tuning.values())])
                 await asyncio.sleep(max(1.0, min(30.0, shortest / 2)))
                 await self.trim()
         except asyncio.CancelledError:
@@ -558,8 +544,7 @@ class Pool:
             self.kill_all_now()
 
     def _tuning_of(self, key: PoolKey) -> Tuning:
-        limits = self.limits
-        return self._tuning.get(key) or Tuning(limits.spares, limits.idle_ttl, limits.tool_wait)
+        return self._tuning.get(key) or self.limits.tuning
 
     async def trim(self) -> int:
         """End processes idle for longer than ``idle_ttl``; returns how many.

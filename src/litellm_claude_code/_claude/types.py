@@ -40,6 +40,16 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """How the pool keeps one deployment's processes, resolved once (server-wide
+    values with the deployment's own over them) and passed whole."""
+
+    spares: int = 1  # clean processes kept ready per key in use
+    idle_ttl: float = 300.0  # seconds an idle process is kept
+    tool_wait: float = 300.0  # seconds a parked process waits for the client's results; 0: never parks
+
+
+@dataclass(frozen=True)
 class Credentials:
     """How the CLI will authenticate. ``env`` holds the variables to pass."""
 
