@@ -268,3 +268,25 @@ def _merge_calls(calls: dict[int, dict[str, Any]], deltas: Sequence[Any]) -> Non
 
 
 sticky_conversations = StickyConversations()
+
+
+def groups_with_several(model_list: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The model groups that have more than one claude-code deployment to choose between."""
+    counts: dict[str, int] = {}
+    for deployment in model_list:
+        if _is_claude_code(deployment) and isinstance(name := deployment.get("model_name"), str):
+            counts[name] = counts.get(name, 0) + 1
+    return sorted(name for name, count in counts.items() if count > 1)
+
+
+def stick_where_needed() -> list[str]:
+    """Add :data:`sticky_conversations` to LiteLLM's callbacks when some model group has
+    several claude-code deployments (and it is not listed already); returns those groups.
+    Nothing is added for single-deployment groups: the hook would only cost every stream."""
+    import litellm
+
+    router = _router()
+    groups = groups_with_several(list(getattr(router, "model_list", None) or []))
+    if groups and not any(callback is sticky_conversations for callback in litellm.callbacks):
+        litellm.logging_callback_manager.add_litellm_callback(sticky_conversations)
+    return groups

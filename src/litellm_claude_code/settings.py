@@ -200,6 +200,12 @@ class Settings(BaseSettings):
         "([Tool loops](#tool-loops)); 0: never, every step resumes in a new process",
     )
     shutdown_grace: Seconds = _setting(10.0, "seconds running requests get after SIGTERM before their CLI is ended")
+    sticky: Annotated[bool, BeforeValidator(_flag)] = _setting(
+        True,
+        "`serve`: a continuing chat goes back to the deployment that answered its last turn, in every model "
+        "group with several claude-code deployments ([sticky conversations](#several-accounts-and-replicas)); "
+        "0: off",
+    )
     access_log: Annotated[bool, BeforeValidator(_flag)] = _setting(
         True,
         "`serve`: one JSON line per model request on stderr (logger `litellm_claude_code.access`): request id, "

@@ -130,16 +130,15 @@ def test_a_limited_subscription_rests_until_its_reset_and_the_other_answers(
         if upstreams["a"].message_requests():
             break
     assert upstreams["a"].message_requests(), "the router never picked subscription A"
-    # No retries (num_retries: 0): the request A refused went to the fallback group.
-    assert credentials_seen(upstreams["api"]) == {f"x-api-key {API_KEY}"}
-    assert len(upstreams["api"].message_requests()) == 1
+    # The request A refused was asked again of B (RateLimitErrorRetries: 1), not of the fallback group.
+    assert upstreams["api"].message_requests() == []
     answered_by_b = len(upstreams["b"].message_requests())
     for _ in range(10):
         response = chat(accounts)
         assert response.status_code == 200, response.text
     assert len(upstreams["a"].message_requests()) == 1  # rested: no request reached A after its 429
     assert len(upstreams["b"].message_requests()) == answered_by_b + 10
-    assert len(upstreams["api"].message_requests()) == 1
+    assert upstreams["api"].message_requests() == []
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -153,3 +152,50 @@ def test_the_extra_usage_rejection_falls_back_to_the_api_key_group(
     assert response.status_code == 200, response.text
     assert "Answered" in response.text and " by the API key." in response.text
     assert credentials_seen(upstreams["api"]) == {f"x-api-key {API_KEY}"}
+
+
+# -- issue 24.1: a limited credential never stalls its request ----------------------------
+@pytest.fixture()
+def accounts_as_shipped(
+    upstreams: dict[str, FakeAnthropic], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    """The example with the CLI's own retries at their default (1), as users run it
+    (a proxy of its own per test: A's cooldown must not carry over)."""
+    env = {
+        "CLAUDE_TOKEN_A": TOKEN_A,
+        "CLAUDE_TOKEN_B": TOKEN_B,
+        "ANTHROPIC_API_KEY": API_KEY,
+        "LITELLM_CLAUDE_CODE_CLI_MAX_RETRIES": "1",
+    }
+    with running_proxy(
+        tmp_path_factory.mktemp("accounts-shipped"),
+        upstreams["a"],
+        key="sk-accounts-shipped-key-0123456789",
+        env=env,
+        config=example_config(upstreams),
+    ) as proxy:
+        yield proxy
+
+
+@pytest.mark.parametrize("unified", [False, True], ids=["retry-after", "retry-after and unified headers"])
+def test_a_limited_subscription_is_asked_once_and_the_other_answers_within_a_second(
+    accounts_as_shipped: Proxy, upstreams: dict[str, FakeAnthropic], unified: bool
+) -> None:
+    """Before: the CLI sat out A's Retry-After (60 s) and asked again; the client got a 429 after 74 s."""
+    reset = int(time.time()) + 60
+    limit = rate_limited(reset) if unified else Reply(status=429, error_message="slow down")
+    limit.headers["retry-after"] = "60"
+    upstreams["a"].default_reply = limit
+    for _ in range(30):  # until the router picks A first (simple-shuffle)
+        started = time.monotonic()
+        response = chat(accounts_as_shipped)
+        took = time.monotonic() - started
+        assert response.status_code == 200, response.text
+        if upstreams["a"].message_requests():
+            break
+    [asked_a] = upstreams["a"].message_requests()  # exactly one call reached A
+    answered = [r for r in upstreams["b"].message_requests() if r.received_at >= asked_a.received_at]
+    assert answered, "B did not answer the request A refused"
+    assert answered[0].received_at - asked_a.received_at < 1.0
+    assert took < 10, took  # the whole request, CLI starts included
+    assert upstreams["api"].message_requests() == []  # B answered: no fallback needed

@@ -96,5 +96,6 @@ def test_the_start_up_says_only_what_the_operator_needs(proxy: Proxy) -> None:
     """Issue 23.7: no banner, no feedback box, no help line, no sign-in throttle warning."""
     start_up = proxy.log_text()
     assert "litellm-claude-code: Clients authenticate with the master key" in start_up
+    assert "Sticky conversations" not in start_up  # one deployment per group: nothing to stick to
     for noise in ("██", "It would help me", "Give Feedback", "Thank you for using LiteLLM", "trusted_proxy_ranges"):
         assert noise not in start_up, noise

@@ -24,8 +24,9 @@ KEY = "sk-sticky-test-key-0123456789"
 TOKENS = ("sk-ant-oat01-fake-credential-a-0123456789", "sk-ant-oat01-fake-credential-b-0123456789")
 
 
-def two_credentials(fakes: tuple[FakeAnthropic, FakeAnthropic], *, sticky: bool = True) -> str:
-    """One model name, a deployment per credential, each on its own upstream."""
+def two_credentials(fakes: tuple[FakeAnthropic, FakeAnthropic], *, sticky: bool = False) -> str:
+    """One model name, a deployment per credential, each on its own upstream. ``sticky``: list
+    the callback too (``serve`` adds it by itself where a group has several deployments)."""
     callbacks = ["litellm_claude_code.proxy_hooks.request_validator"]
     if sticky:
         callbacks.append("litellm_claude_code.routing.sticky_conversations")
@@ -62,7 +63,8 @@ def _reset_fakes(fakes: tuple[FakeAnthropic, FakeAnthropic]) -> None:
 
 @pytest.fixture(scope="module")
 def sticky(fakes: tuple[FakeAnthropic, FakeAnthropic], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    """No spares: a process that appears is one a request started."""
+    """No spares: a process that appears is one a request started. No sticky callback in the
+    config: `serve` turns stickiness on by itself for the two-deployment group (issue 24.2)."""
     env = {"LITELLM_CLAUDE_CODE_SPARES": "0", "LITELLM_CLAUDE_CODE_MAX_PROCESSES": "6"}
     with running_proxy(
         tmp_path_factory.mktemp("sticky"), fakes[0], key=KEY, env=env, config=two_credentials(fakes)
@@ -208,3 +210,14 @@ def test_litellm_session_affinity_header_pins_unrelated_requests(
             )
             reached.add(watch.next_request()[0])
         assert len(reached) == 1, f"{session} was served by both credentials"
+
+
+def test_serve_says_where_conversations_stick(sticky: Proxy) -> None:
+    assert "litellm-claude-code: Sticky conversations in sonnet." in sticky.log_text()
+
+
+def test_stickiness_can_be_turned_off(fakes: tuple[FakeAnthropic, FakeAnthropic], tmp_path: Any) -> None:
+    env = {"LITELLM_CLAUDE_CODE_STICKY": "0"}
+    with running_proxy(tmp_path, fakes[0], key=KEY, env=env, config=two_credentials(fakes)) as proxy:
+        log = proxy.log_text()
+    assert "Process cap:" in log and "Sticky conversations" not in log

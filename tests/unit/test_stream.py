@@ -429,3 +429,29 @@ def test_refusal_with_a_tool_call_ends_at_message_stop_as_content_filter() -> No
         result(num_turns=3),
     ]
     assert feed_all(assembler, later) == []
+
+
+def limited_retry(delay_ms: int, status: int = 429) -> SystemMessage:
+    """The CLI's api_retry for a limit, as 2.1.337 emits it before it waits out the Retry-After."""
+    data = {"type": "system", "subtype": "api_retry", "attempt": 1, "max_retries": 1}
+    return SystemMessage(
+        subtype="api_retry",
+        data={**data, "retry_delay_ms": delay_ms, "error_status": status, "error": "rate_limit"},
+    )
+
+
+def test_a_limit_the_cli_would_wait_out_is_a_429_at_once() -> None:
+    """Issue 24.1: the request fails now, with the wait, instead of after it."""
+    assembler = TurnAssembler()
+    with pytest.raises(UpstreamError) as limited:
+        assembler.feed(limited_retry(69_634))
+    assert (limited.value.status, limited.value.kind, limited.value.retry_after) == (429, "rate_limit", 70)
+    assert assembler.done
+
+
+def test_a_short_wait_or_another_error_is_left_to_the_cli() -> None:
+    assert TurnAssembler().feed(limited_retry(2_000)) == []
+    overloaded = SystemMessage(
+        subtype="api_retry", data={"retry_delay_ms": 60_000, "error_status": 529, "error": "server_error"}
+    )
+    assert TurnAssembler().feed(overloaded) == []

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,9 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
+
+# A limited credential's wait the CLI may sit out itself; beyond it the request fails at once (a 429).
+LIMIT_WAIT_MS = 5000
 
 # Stop reasons after which the CLI would not simply report a result: it would
 # continue (max_tokens, pause_turn), run or refuse a tool, or retry a refusal.
@@ -213,6 +217,7 @@ class TurnAssembler:
             if message.subtype == "api_retry":
                 status = message.data.get("error_status")
                 self._last_status = status if isinstance(status, int) else self._last_status
+                self._give_up_on_a_long_limit(message.data)
                 return self._restart()
             return []
         if isinstance(message, RateLimitEvent):
@@ -237,6 +242,28 @@ class TurnAssembler:
         raise WorkerError("Claude Code CLI ended before it finished the answer")
 
     # -- internals -------------------------------------------------------
+    def _give_up_on_a_long_limit(self, retry: dict[str, Any]) -> None:
+        """The credential is limited and the CLI would wait out the upstream's
+        Retry-After (a minute, say) before it asks again: the request fails now,
+        as a 429 carrying that wait, so the router rests this deployment and
+        another one answers instead.
+
+        Raises:
+            UpstreamError: a 429 whose wait is over :data:`LIMIT_WAIT_MS`.
+        """
+        delay = _number(retry.get("retry_delay_ms"))
+        limited = retry.get("error_status") == 429 or retry.get("error") == "rate_limit"
+        if not limited or delay is None or delay <= LIMIT_WAIT_MS:
+            return
+        self.done = True
+        seconds = math.ceil(delay / 1000)
+        raise UpstreamError(
+            message=f"this credential is rate limited: the Anthropic API asks to wait {seconds} s before asking again",
+            status=429,
+            kind="rate_limit",
+            retry_after=self._retry_after or seconds,
+        )
+
     def _restart(self) -> list[StreamItem]:
         """A new upstream attempt while the last one never stopped: that one was lost."""
         lost = self._attempt

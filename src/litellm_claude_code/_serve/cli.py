@@ -152,10 +152,19 @@ def _run_proxy(config: Path, host: str, port: int, settings: Settings, on_starte
     except SDKDrift as exc:
         raise click.ClickException(str(exc)) from exc
 
+    def started() -> None:
+        if settings.sticky:
+            from ..routing import stick_where_needed
+
+            groups = stick_where_needed()
+            if groups:
+                click.echo(f"litellm-claude-code: Sticky conversations in {', '.join(groups)}.", err=True)
+        on_started()
+
     proxy_server.app = ServingApp(  # type: ignore[assignment]
         proxy_server.app,
         lambda: provider.drain(settings.shutdown_grace),
-        on_started=on_started,
+        on_started=started,
         metrics=provider.metrics,
         environ=os.environ,
         body_seconds=settings.body_timeout,
