@@ -13,7 +13,7 @@ ClaudeCodeError
 ├─ PoolFull               every process busy, queue full      → 429 + Retry-After
 ├─ PoolClosed             the proxy is shutting down          → 503
 └─ UpstreamError          the Anthropic API refused the call  → by status
-   └─ ExtraUsageRequired  a subscription refused for third-party use → 429 + Retry-After
+   └─ ExtraUsageRequired  a subscription out of usage credits (extra usage) → 429 + Retry-After
 ```
 
 A limit (429) carries ``Retry-After``: the seconds until the reset the
@@ -127,22 +127,25 @@ class UpstreamError(ClaudeCodeError):
         return self.message
 
 
-EXTRA_USAGE_MARK = "third-party apps now draw from"  # how the API words the rejection (2026)
+# How the API words the rejection: "Third-party apps now draw from your extra usage" (April 2026),
+# "... from your usage credits" since extra usage was renamed usage credits (2026-10-30).
+USAGE_CREDITS_MARKS = ("third-party apps now draw from", "draw from your usage credits", "draw from your extra usage")
 EXTRA_USAGE_RETRY_AFTER = 300  # seconds the router rests such a deployment before trying it again
 
 EXTRA_USAGE_HELP = (
     "This Claude subscription refused the request: Anthropic bills use of a subscription by "
-    "third-party apps to its extra usage, and the account has no extra usage to draw from. "
-    "The operator can enable or top up extra usage at claude.ai/settings/usage, or serve this "
-    "model with an Anthropic API key (a deployment whose api_key is an sk-ant-api... key, "
-    "e.g. as a `fallbacks` group)."
+    "third-party apps to its usage credits (called extra usage before October 2026), and the "
+    "account has none to draw from. The operator can add usage credits at "
+    "claude.ai/settings/usage (`/usage-credits` in Claude Code), or serve this model with an "
+    "Anthropic API key (a deployment whose api_key is an sk-ant-api... key, e.g. as a "
+    "`fallbacks` group; Max, Ultra and Team plans include monthly API credits for one)."
 )
 
 
 @dataclass
 class ExtraUsageRequired(UpstreamError):
-    """Anthropic's "Third-party apps now draw from your extra usage" rejection
-    (an HTTP 400 upstream). Not a bad request: no change to the request helps;
+    """Anthropic's "Third-party apps now draw from your usage credits" rejection
+    ("... extra usage" before the rename; an HTTP 400 upstream). Not a bad request: no change to the request helps;
     it is the credential's billing state. So it is answered like a limit: a
     429 with its own explanation, which the router cools down and falls back
     from. (A 402 would say "payment" better, but LiteLLM's streaming path
@@ -153,7 +156,8 @@ class ExtraUsageRequired(UpstreamError):
 
     @classmethod
     def matches(cls, error: UpstreamError) -> bool:
-        return error.status in (None, 400) and EXTRA_USAGE_MARK in error.message.lower()
+        text = error.message.lower()
+        return error.status in (None, 400) and any(mark in text for mark in USAGE_CREDITS_MARKS)
 
     @classmethod
     def of(cls, error: UpstreamError) -> ExtraUsageRequired:

@@ -150,3 +150,35 @@ def test_a_cooldown_learned_by_one_replica_is_honoured_by_the_other(
         assert answer.json()["choices"][0]["message"]["content"] == "From B."
     assert len(credential_a.message_requests()) == 1
     assert len(healthy.message_requests()) == served_by_b + 10
+
+
+def value_of(store: Any, key: bytes) -> Any:
+    """A Redis value whatever its type (DUMP would compress long strings)."""
+    kind = store.type(key)
+    if kind == b"string":
+        return store.get(key)
+    if kind == b"hash":
+        return store.hgetall(key)
+    if kind == b"list":
+        return store.lrange(key, 0, -1)
+    if kind == b"set":
+        return store.smembers(key)
+    if kind == b"zset":
+        return store.zrange(key, 0, -1, withscores=True)
+    return kind
+
+
+def test_redis_holds_no_credential(
+    replicas: tuple[Proxy, Proxy], fakes: tuple[FakeAnthropic, FakeAnthropic], redis_server: RedisServer
+) -> None:
+    """Issue 26.2: after the tests above (sticky entries, cooldowns, usage), no key or value in
+    Redis holds a token, the master key, or a credential's hash-free name."""
+    for proxy in replicas:
+        assert post_chat(proxy, [{"role": "user", "content": "one more"}]).status_code == 200
+    store = redis_server.client()
+    keys = store.keys("*")
+    assert keys  # the router's state is there
+    dumped = [repr((key, value_of(store, key))) for key in keys]
+    everything = "\n".join(dumped)
+    for secret in (*TOKENS, KEY, "sk-ant-oat01", "sk-ant-api"):
+        assert secret not in everything, secret

@@ -122,7 +122,7 @@ def rate_limit_of(info: Any) -> RateLimit:
 
 
 def _classified(error: UpstreamError) -> UpstreamError:
-    """The typed error for a rejection that has its own meaning (extra usage)."""
+    """The typed error for a rejection that has its own meaning (usage credits, formerly extra usage)."""
     return ExtraUsageRequired.of(error) if ExtraUsageRequired.matches(error) else error
 
 
@@ -503,17 +503,15 @@ class LimitWatch:
 
     def _report(self, credential: str, limit: RateLimit) -> None:
         level = logging.INFO if limit.status == "allowed" else logging.WARNING
+        # Only the windows the plan has: Ultra has no 5-hour one (weekly limits only).
+        windows = (("5h", limit.utilization_5h), ("7d", limit.utilization_7d))
+        shown = [f"{name} {value:.0%}" for name, value in windows if value is not None]
         self._log.log(
             level,
-            "claude-code limits of credential %s: %s (window %s, resets at %s, 5h %s, 7d %s)",
+            "claude-code limits of credential %s: %s (window %s, resets at %s%s)",
             credential,
             limit.status,
             limit.window or "-",
             limit.resets_at or "-",
-            _percent(limit.utilization_5h),
-            _percent(limit.utilization_7d),
+            "".join(f", {part}" for part in shown),
         )
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
