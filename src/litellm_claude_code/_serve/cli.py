@@ -16,7 +16,7 @@ import click
 
 from ..errors import ClaudeCodeError, ConfigError, SDKDrift
 from ..settings import Settings, log_level
-from .doctor import check_process_cap, run_checks
+from .doctor import check_process_cap, check_sharing, run_checks
 from .master_key import ensure_master_key
 
 EMBEDDED_CONFIG = "proxy_config.yaml"
@@ -111,6 +111,11 @@ def serve(host: str, port: int, config_file: Path | None) -> None:
     lines = [where, "Clients authenticate with the master key as their OpenAI API key."]
     if host not in ("127.0.0.1", "localhost", "::1"):
         lines.append(f"Listening on {host}: reachable from other machines; keep the master key secret.")
+    lines += [
+        f"Warning: {check.detail}"
+        for check in check_sharing(config_file or embedded_config_path(), host)
+        if check.status == "warn"
+    ]
     lines.append(f"Process cap: {check_process_cap(settings).detail}")
     os.environ["LITELLM_MASTER_KEY"] = key.value
     _run_proxy(
@@ -178,14 +183,15 @@ def _run_proxy(config: Path, host: str, port: int, settings: Settings, on_starte
         run_server.main(args=argv, prog_name="litellm", standalone_mode=False)
 
 
-EXAMPLES = ("accounts",)  # configs in examples/, shipped with the package
+EXAMPLES = ("accounts", "team", "api-credits")  # configs in examples/, shipped with the package
 
 
 @main.command()
 @click.option(
     "--example",
     type=click.Choice(EXAMPLES),
-    help="Print a whole proxy config instead: `accounts` (several subscriptions, an API key as fallback).",
+    help="Print a whole proxy config instead: `accounts` (your own subscription, falling back to an API key), "
+    "`team` (several API keys behind one model name), `api-credits` (your plan's monthly API credits).",
 )
 def config(example: str | None) -> None:
     """Print the YAML to add the provider to an existing LiteLLM proxy."""
@@ -204,13 +210,20 @@ def config(example: str | None) -> None:
     "(a few tokens; says whether it works, how long it took and the rate-limit status).",
 )
 @click.option("--model", default="haiku", show_default=True, help="The model for --live.")
-def doctor(live: bool, model: str) -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The proxy config `serve --config` will run (default: the embedded one).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address `serve` will bind.")
+def doctor(live: bool, model: str, config_file: Path | None, host: str) -> None:
     """Check every prerequisite and explain what is missing."""
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    checks = run_checks(settings)
+    checks = run_checks(settings, config=config_file, host=host)
     if live and not any(check.status == "fail" for check in checks):
         from .live_check import live_request
 

@@ -142,6 +142,22 @@ def check_internals(settings: Settings) -> list[Check]:
     return checks
 
 
+def check_sharing(config: Path, host: str, environ: Mapping[str, str] = os.environ) -> list[Check]:
+    """Anthropic's terms on the config ``serve`` will run (see :mod:`terms`): a warning per finding."""
+    import yaml
+
+    from .terms import sharing_warnings
+
+    try:
+        model_list = (yaml.safe_load(config.read_text()) or {}).get("model_list") or []
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        return [Check("Terms", "warn", f"could not read {config}: {exc}")]
+    warnings = sharing_warnings(model_list, environ, host)
+    if not warnings:
+        return [Check("Terms", "ok", "no subscription is pooled, repeated or served beyond loopback")]
+    return [Check("Terms", "warn", warning) for warning in warnings]
+
+
 def check_master_key(environ: Mapping[str, str] = os.environ) -> Check:
     if environ.get("LITELLM_MASTER_KEY"):
         return Check("Master key", "ok", "LITELLM_MASTER_KEY is set; clients must send it as their API key.")
@@ -174,13 +190,23 @@ def check_process_cap(settings: Settings, environ: Mapping[str, str] = os.enviro
     return Check("Process cap", "ok", f"{derived.reason}; set {variable} to change it.")
 
 
-def run_checks(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[Check]:
+def run_checks(
+    settings: Settings,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    config: Path | None = None,
+    host: str = "127.0.0.1",
+) -> list[Check]:
+    """Every check; ``config`` and ``host``: what ``serve`` will run (default: its embedded config)."""
+    from .cli import embedded_config_path
+
     cli = probe_cli(settings)
     checks = [
         cli.check,
         check_credentials(environ),
         check_versions(cli.version),
         *check_internals(settings),
+        *check_sharing(config or embedded_config_path(), host, environ),
         check_master_key(environ),
         check_state_dir(settings),
         check_process_cap(settings, environ),
