@@ -104,3 +104,18 @@ def test_the_usage_credits_rejection_falls_back_to_the_api_key(
 def test_serve_warns_for_nothing_here(accounts: Proxy) -> None:
     """One subscription, on loopback, with an API key beside it: the shape the terms allow."""
     assert "Warning:" not in accounts.log_text()
+
+
+def test_the_api_credits_example_serves_with_its_key(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Issue 26.4: the plans' API credits are an API-key deployment."""
+    credits_key = "sk-ant-api03-plan-credits-0123456789"
+    with FakeAnthropic() as upstream:
+        config = example_config("api-credits", {"ANTHROPIC_CREDITS_KEY": upstream})
+        env = {"ANTHROPIC_CREDITS_KEY": credits_key}
+        with running_proxy(
+            tmp_path_factory.mktemp("credits"), upstream, key="sk-credits-0123456789", env=env, config=config
+        ) as proxy:
+            for model in ("sonnet", "opus"):
+                assert post_chat(proxy, HI, model=model).status_code == 200
+            assert "Warning:" not in proxy.log_text()
+        assert credentials_seen(upstream) == {f"x-api-key {credits_key}"}
