@@ -141,10 +141,12 @@ def check_request(data: Mapping[str, Any], call_type: str, timeout_limit: float)
         check_anthropic_system(data.get("system"))
         check_list_of(data, "stop_sequences", str)
         check_list_of(data, "tools", Mapping)
+        check_tool_types(data.get("tools"), MESSAGES_TOOL_TYPES)
         check_anthropic_messages(data.get("messages"))
     elif call_type == RESPONSES_CALL_TYPE:
         params.check_fields(data, RESPONSES_FIELDS)
         check_list_of(data, "tools", Mapping)
+        check_tool_types(data.get("tools"), RESPONSES_TOOL_TYPES)
         check_responses_input(data.get("input"))
 
 
@@ -171,6 +173,23 @@ RESPONSES_FIELDS: Final = MappingProxyType(
         "metadata": ("object", (None, None)),
     }
 )
+
+
+# The tools a client runs itself, which reach the model as the client's own (a tool without
+# a type on /v1/messages is one). Every other type is a tool the server would have to run
+# (web search, file search, a shell, ...): LiteLLM's bridges dropped some of them silently.
+RESPONSES_TOOL_TYPES: Final = frozenset({"function", "custom", "namespace"})
+MESSAGES_TOOL_TYPES: Final = frozenset({None, "custom"})
+
+
+def check_tool_types(tools: Any, allowed: frozenset[str | None]) -> None:
+    for index, tool in enumerate(tools or []):
+        kind = tool.get("type")
+        if kind not in allowed:
+            raise TranslationError(
+                f"`tools[{index}]` is a `{kind}` tool, which Claude Code cannot run here: it runs no tools "
+                "for a client; send tools the client runs itself (function or custom tools)"
+            )
 
 
 def check_list_of(data: Mapping[str, Any], key: str, kind: type) -> None:

@@ -289,3 +289,24 @@ def test_a_schema_with_an_ecma_regex_is_still_offered(client: Any, fake: FakeAnt
     client.chat.completions.create(model="sonnet", messages=QUESTION, tools=[function_with(parameters)])
     [request] = fake.message_requests()
     assert offered(request.body)["mcp__client__lookup"]["input_schema"] == parameters
+
+
+def test_the_model_is_offered_exactly_the_clients_tools(client: Any, fake: FakeAnthropic) -> None:
+    """Issue 22.3: no tool nobody sent (the CLI's DeferredToolPlaceholder is gone: ENABLE_TOOL_SEARCH=false),
+    and a client's own tool of that name is just the client's."""
+    placeholder = {
+        "type": "function",
+        "function": {"name": "DeferredToolPlaceholder", "parameters": {"type": "object", "properties": {}}},
+    }
+    fake.script(
+        Reply(
+            text=[], tool_uses=[ToolUse("mcp__client__DeferredToolPlaceholder", {}, "toolu_p")], stop_reason="tool_use"
+        )
+    )
+    response = client.chat.completions.create(model="sonnet", messages=QUESTION, tools=[WEATHER, placeholder])
+    [request] = fake.message_requests()
+    names = sorted(tool["name"] for tool in request.body["tools"])
+    assert names == ["mcp__client__DeferredToolPlaceholder", "mcp__client__get_weather"]
+    assert not any(tool.get("defer_loading") for tool in request.body["tools"])
+    [call] = response.choices[0].message.tool_calls
+    assert (call.id, call.function.name) == ("toolu_p", "DeferredToolPlaceholder")

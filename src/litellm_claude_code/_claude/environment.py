@@ -31,6 +31,9 @@ SWITCHES = {
     # A parked client function call waits for the client (the pool ends it
     # after its tool wait); the CLI must not give up on it first.
     "MCP_TOOL_TIMEOUT": "86400000",
+    # No tool search: the model gets the client's tools declared in full, and no tool of the
+    # CLI's own (its `DeferredToolPlaceholder`, offered to keep deferred loading on).
+    "ENABLE_TOOL_SEARCH": "false",
 }
 MAX_RETRIES = "CLAUDE_CODE_MAX_RETRIES"
 IDLE_GC = "BUN_IDLE_GC_SECONDS"
