@@ -7,15 +7,15 @@ ClaudeCodeError
 ├─ CLINotFound            no Claude Code CLI to run           → 500, says what to install
 ├─ SDKDrift               the SDK or CLI changed something    → 500, names it and the versions
 │                         a promise of ours leans on
-├─ WorkerError            the CLI died or broke protocol      → 502
+├─ WorkerError            the CLI died or broke protocol      → 502 (the proxy's upstream failed)
 ├─ OutputError            the model ignored a hard constraint → 502 (tool_choice, JSON schema)
 ├─ RequestTimeout         the request ran out of time         → 408
-├─ PoolFull               every process busy, queue full      → 429 + Retry-After
-├─ PoolClosed             the proxy is shutting down          → 503
+├─ PoolError              no process for the request now
+│  ├─ PoolFull            every process busy, queue full      → 429 + Retry-After
+│  └─ PoolClosed          the proxy is shutting down          → 503
 └─ UpstreamError          the Anthropic API refused the call  → by status
    └─ ExtraUsageRequired  a subscription out of usage credits (extra usage) → 429 + Retry-After
 ```
-
 A limit (429) carries ``Retry-After``: the seconds until the reset the
 upstream gave. LiteLLM's router cools the deployment down for exactly that
 long (it reads the exception's ``retry-after`` header) when its model group
@@ -96,7 +96,11 @@ class RequestTimeout(ClaudeCodeError):
         super().__init__(f"Claude Code did not finish within the {seconds:g} s request timeout")
 
 
-class PoolFull(ClaudeCodeError):
+class PoolError(ClaudeCodeError):
+    """The pool has no process for the request now (full, or stopping)."""
+
+
+class PoolFull(PoolError):
     """No process and no queue place: the client should retry shortly."""
 
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
@@ -104,7 +108,7 @@ class PoolFull(ClaudeCodeError):
         super().__init__(message)
 
 
-class PoolClosed(ClaudeCodeError):
+class PoolClosed(PoolError):
     """The pool is draining (the proxy is stopping): no new work is taken."""
 
     def __init__(self) -> None:
@@ -210,7 +214,7 @@ def to_litellm(exc: BaseException, model: str) -> Exception:
     if isinstance(exc, (CLINotFound, SDKDrift)):
         return litellm.InternalServerError(message=str(exc), **kwargs)
     if isinstance(exc, WorkerError):
-        return litellm.InternalServerError(message=str(exc), **kwargs)
+        return litellm.APIError(status_code=502, message=f"claude-code: {exc}", **kwargs)
     if isinstance(exc, OutputError):
         return litellm.APIError(status_code=502, message=f"claude-code: {exc}", **kwargs)
     if isinstance(exc, ExtraUsageRequired):

@@ -117,7 +117,7 @@ def test_cli_crash_mid_request_is_an_error_and_the_next_request_works(
         process.kill()
     worker.join(timeout=30)
     assert len(errors) == 1
-    assert isinstance(errors[0], litellm.InternalServerError)
+    assert isinstance(errors[0], litellm.APIError) and errors[0].status_code == 502  # the CLI, our upstream, failed
     assert "Claude Code" in str(errors[0])
     fake.script(Reply(text=["recovered"]))
     assert litellm.completion(model="claude-code/sonnet", messages=HI).choices[0].message.content == "recovered"

@@ -24,7 +24,7 @@ from litellm_claude_code.errors import (
         (ConfigError("bad"), 400, litellm.BadRequestError),
         (RequestTimeout(5), 408, litellm.Timeout),
         (CLINotFound("install it"), 500, litellm.InternalServerError),
-        (WorkerError("died", exit_code=1), 500, litellm.InternalServerError),
+        (WorkerError("died", exit_code=1), 502, litellm.APIError),
         (RuntimeError("surprise"), 500, litellm.InternalServerError),
         (UpstreamError("x", status=401), 401, litellm.AuthenticationError),
         (UpstreamError("x", status=403), 401, litellm.AuthenticationError),
@@ -69,3 +69,25 @@ def test_rate_limit_carries_retry_after_header() -> None:
 def test_litellm_errors_pass_through() -> None:
     original = litellm.BadRequestError(message="x", llm_provider="claude-code", model="m")
     assert to_litellm(original, "m") is original
+
+
+def test_every_error_a_user_can_catch_is_exported() -> None:
+    """Issue 25.5: __all__ names exactly the package's error classes (and resolves each)."""
+    import inspect
+
+    import litellm_claude_code
+
+    ours = {
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value) and issubclass(value, errors.ClaudeCodeError) and value.__module__ == errors.__name__
+    }
+    exported = {
+        name
+        for name in litellm_claude_code.__all__
+        if name.endswith(("Error", "NotFound", "Drift", "Full", "Closed", "Timeout", "Mismatch", "Required"))
+    }
+    assert exported == ours
+    for name in litellm_claude_code.__all__:
+        assert getattr(litellm_claude_code, name) is not None, name
+    assert issubclass(errors.PoolFull, errors.PoolError) and issubclass(errors.PoolClosed, errors.PoolError)
