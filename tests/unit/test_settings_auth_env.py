@@ -250,24 +250,22 @@ def test_tool_wait_0_on_a_deployment_never_parks_whatever_the_server_says(tmp_pa
 
     server = Settings(state_dir=tmp_path, tool_wait=300)
     weather = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
-    prepared = turn.prepare(
-        model="claude-code/sonnet",
-        messages=[{"role": "user", "content": "hi"}],
-        optional_params={"tools": [weather]},
-        settings=server,
-        api_key="sk-ant-oat01-x",
-        timeout=None,
-        tuning=DeploymentTuning(tool_wait=0),
-    )
-    assert prepared.tuning.tool_wait == 0 and not prepared.spec.park_tools
-    default = turn.prepare(
-        model="claude-code/sonnet",
-        messages=[{"role": "user", "content": "hi"}],
-        optional_params={"tools": [weather]},
-        settings=server,
-        api_key="sk-ant-oat01-x",
-        timeout=None,
-    )
+
+    def prepared_with(tuning: DeploymentTuning | None) -> turn.PreparedTurn:
+        messages = [{"role": "user", "content": "hi"}]
+        return turn.prepare(
+            model="claude-code/sonnet",
+            messages=messages,
+            optional_params={"tools": [weather]},
+            settings=server,
+            api_key="sk-ant-oat01-x",
+            timeout=None,
+            tuning=tuning,
+        )
+
+    never = prepared_with(DeploymentTuning(tool_wait=0))
+    assert never.tuning.tool_wait == 0 and not never.spec.park_tools
+    default = prepared_with(None)
     assert default.tuning.tool_wait == 300 and default.spec.park_tools
 
 
