@@ -110,7 +110,7 @@ def prepare(
         model=name,
         system_prompt=_with_instruction(conversation.system_prompt, tools.instruction()),
         env=env,
-        cwd=str(settings.workspace),
+        cwd=str(settings.cli_directory),
         cli_path=settings.cli_path,
         tools=tools.offered,
         effort=options.effort,

@@ -109,6 +109,18 @@ def _names(raw: Any) -> Any:
     return raw
 
 
+def _directory(raw: Any) -> Any:
+    """An existing directory, by its absolute path: the CLI is started in it, so it must be there."""
+    if raw is None:
+        return raw
+    path = Path(str(raw))
+    if not path.is_absolute():
+        raise _invalid("must be an absolute path", raw)
+    if not path.is_dir():
+        raise _invalid("must be an existing directory", raw)
+    return path
+
+
 def _log_level(raw: Any) -> Any:
     value = str(raw).strip().upper()
     if value not in LOG_LEVELS:
@@ -161,6 +173,15 @@ class Settings(BaseSettings):
         ...,
         "the CLI's private home, working and temp directories (under `$XDG_STATE_HOME` when that is set)",
         shown="`~/.local/state/litellm-claude-code`",
+    )
+    workdir: Annotated[Path | None, BeforeValidator(_directory)] = _setting(
+        None,
+        "the directory the CLI runs in, which its environment note names to the model as the primary working "
+        "directory ([what the CLI adds](#what-the-cli-adds-to-what-the-client-sent)): set it to the directory your "
+        "agent works in when the model should see that path. It must exist; the CLI lists it and reads "
+        "`.claude/scheduled_tasks.json` in it, and writes nothing there. Per deployment: "
+        "`model_info.claude_code.workdir`",
+        shown="an empty `workspace` under the state directory",
     )
     cli_path: str | None = _setting(
         None, "another `claude` binary (server-wide only, never per request)", shown="the SDK's bundled CLI"
@@ -250,13 +271,15 @@ class Settings(BaseSettings):
             raise _config_error(exc, variable_name) from None
 
     def for_deployment(self, api_base: str | None, tuning: DeploymentTuning | None = None) -> Settings:
-        """These settings with a deployment's ``api_base`` and CLI retries applied
+        """These settings with a deployment's ``api_base``, CLI retries and workdir applied
         (its pool tuning is :meth:`DeploymentTuning.resolved`)."""
         changes: dict[str, Any] = {}
         if api_base:
             changes["base_url"] = api_base
         if tuning is not None and tuning.cli_max_retries is not None:
             changes["cli_max_retries"] = tuning.cli_max_retries
+        if tuning is not None and tuning.workdir is not None:
+            changes["workdir"] = tuning.workdir
         return self.model_copy(update=changes) if changes else self
 
     def pool_tuning(self) -> Tuning:
@@ -265,8 +288,13 @@ class Settings(BaseSettings):
 
     @property
     def workspace(self) -> Path:
-        """The CLI's working directory: empty, so nothing in it can leak."""
+        """The CLI's default working directory: empty, so nothing in it can leak."""
         return self.state_dir / "workspace"
+
+    @property
+    def cli_directory(self) -> Path:
+        """Where the CLI runs: the operator's ``workdir``, else the empty workspace."""
+        return self.workdir or self.workspace
 
     @property
     def private_home(self) -> Path:
@@ -344,6 +372,7 @@ class DeploymentTuning(BaseModel):
     idle_ttl: Annotated[float | None, BeforeValidator(_seconds(zero=False))] = None
     cli_max_retries: Annotated[int | None, BeforeValidator(_count)] = None
     tool_wait: Annotated[float | None, BeforeValidator(_seconds(zero=True))] = None
+    workdir: Annotated[Path | None, BeforeValidator(_directory)] = None
     # Bedrock / Vertex AI / Foundry for this deployment: checked by _claude.credentials.cloud_credentials.
     env: dict[str, str | int | bool] | None = None
 

@@ -278,3 +278,38 @@ def test_a_sticky_answer_that_asked_for_results_lives_no_longer_than_a_tool_wait
     deployment = {"model_info": {"id": "a", "claude_code": {"tool_wait": 0}}}
     assert sticky._lifetime(deployment, asks_for_results=True) == 60
     assert sticky._lifetime({"model_info": {"id": "b"}}, asks_for_results=True) == 300
+
+
+def test_workdir_server_wide_and_per_deployment(tmp_path: Path) -> None:
+    """Issue 22.4: the CLI runs where the operator says; a deployment's own directory wins."""
+    from litellm_claude_code.settings import DeploymentTuning
+
+    shared, own = tmp_path / "shared", tmp_path / "own"
+    shared.mkdir(), own.mkdir()
+    default = Settings(state_dir=tmp_path / "state")
+    assert default.cli_directory == tmp_path / "state" / "workspace"
+    server = Settings.from_env({"HOME": str(tmp_path), "LITELLM_CLAUDE_CODE_WORKDIR": str(shared)})
+    assert server.cli_directory == shared
+    tuning = DeploymentTuning.from_litellm_params({"model_info": {"claude_code": {"workdir": str(own)}}})
+    assert server.for_deployment(None, tuning).cli_directory == own
+    assert server.for_deployment(None, DeploymentTuning()).cli_directory == shared
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("relative", "must be an absolute path, got 'relative'"),
+        ("/no/such/directory/here", "must be an existing directory, got '/no/such/directory/here'"),
+    ],
+)
+def test_a_workdir_that_cannot_be_run_in_is_refused(tmp_path: Path, value: str, message: str) -> None:
+    from litellm_claude_code.settings import DeploymentTuning
+
+    with pytest.raises(ConfigError, match=f"^LITELLM_CLAUDE_CODE_WORKDIR {message}$"):
+        Settings.from_env({"HOME": str(tmp_path), "LITELLM_CLAUDE_CODE_WORKDIR": value})
+    with pytest.raises(ConfigError, match=f"^model_info.claude_code.workdir {message}$"):
+        DeploymentTuning.from_litellm_params({"model_info": {"claude_code": {"workdir": value}}})
+    afile = tmp_path / "a-file"
+    afile.write_text("")
+    with pytest.raises(ConfigError, match="must be an existing directory"):
+        DeploymentTuning.from_litellm_params({"model_info": {"claude_code": {"workdir": str(afile)}}})
