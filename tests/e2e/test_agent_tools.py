@@ -1,6 +1,7 @@
 """Every tool an agent sends reaches the model or gets a 400 naming it (issue 22.1, 22.2),
 through the real proxy: Codex's request shapes on `/v1/responses` with the official
-`openai` client, and Anthropic server tools on `/v1/messages`.
+`openai` client, Anthropic server tools on `/v1/messages`, and three-step loops on the parked
+path in the shapes Claude Code (`/v1/messages`) and opencode/Continue (streamed chat) send.
 
 Before: `web_search_preview`, `file_search`, `image_generation` and `local_shell` on
 `/v1/responses`, and `web_search_20250305` on `/v1/messages`, were dropped silently (200).
@@ -150,3 +151,197 @@ def test_a_tool_the_server_would_have_to_run_is_a_400_naming_it(
     assert response.status_code == 400, response.text
     assert f"`tools[1]` is a `{tool['type']}` tool" in response.json()["error"]["message"]
     assert fake.message_requests() == []
+
+
+# Claude Code as a client of /v1/messages: its tools by name (a shape each), its system blocks with
+# cache_control, thinking and metadata, as Claude Code itself sends them.
+CLAUDE_CODE_TOOLS = [
+    {
+        "name": name,
+        "description": f"Claude Code's {name} tool.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "text": {"type": "string"}},
+            "required": ["path"],
+            "additionalProperties": False,
+        },
+    }
+    for name in (
+        "Task",
+        "Bash",
+        "Glob",
+        "Grep",
+        "LS",
+        "ExitPlanMode",
+        "Read",
+        "Edit",
+        "MultiEdit",
+        "Write",
+        "NotebookEdit",
+        "WebFetch",
+        "TodoWrite",
+        "WebSearch",
+        "BashOutput",
+        "KillShell",
+        "SlashCommand",
+        "AskUserQuestion",
+        "Skill",
+        "ListMcpResources",
+    )
+]
+
+
+def test_claude_code_as_a_client_runs_a_three_step_loop_on_one_parked_process(
+    proxy: Proxy, fake: FakeAnthropic
+) -> None:
+    """Issue 22: what Claude Code sends on /v1/messages; every step after the first continues the
+    same CLI session (one session id upstream), the tool list is exactly the client's."""
+    import anthropic
+
+    claude = anthropic.Anthropic(base_url=proxy.url, api_key=proxy.key, max_retries=0, timeout=60)
+    fake.reset()
+    fake.script(
+        Reply(
+            text=[], tool_uses=[ToolUse("mcp__client__Read", {"path": "a.py"}, id="toolu_r")], stop_reason="tool_use"
+        ),
+        Reply(
+            text=[],
+            tool_uses=[ToolUse("mcp__client__Edit", {"path": "a.py", "text": "x = 2"}, id="toolu_e")],
+            stop_reason="tool_use",
+        ),
+        Reply(text=["Done: a.py now sets x to 2."]),
+    )
+    system = [
+        {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
+        {"type": "text", "text": "Work in /home/me/repo.", "cache_control": {"type": "ephemeral"}},
+    ]
+    shape: dict[str, Any] = {
+        "model": "sonnet",
+        "max_tokens": 4096,
+        "system": system,
+        "tools": CLAUDE_CODE_TOOLS,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "metadata": {"user_id": "user_0123_account__session_4567"},
+    }
+    messages: list[dict[str, Any]] = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Set x to 2 in a.py", "cache_control": {"type": "ephemeral"}}],
+        }
+    ]
+    results = {"toolu_r": "x = 1", "toolu_e": "edited"}
+    answers = []
+    for _ in range(3):
+        answer = claude.messages.create(messages=messages, **shape)
+        answers.append(answer)
+        calls = [block for block in answer.content if block.type == "tool_use"]
+        if not calls:
+            break
+        messages.append({"role": "assistant", "content": [block.model_dump() for block in answer.content]})
+        messages.append(
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": c.id, "content": results[c.id]} for c in calls],
+            }
+        )
+    assert [a.stop_reason for a in answers] == ["tool_use", "tool_use", "end_turn"]
+    assert [b.text for b in answers[2].content if b.type == "text"] == ["Done: a.py now sets x to 2."]
+    edit = next(b for b in answers[1].content if b.type == "tool_use")
+    assert (edit.name, edit.input) == ("Edit", {"path": "a.py", "text": "x = 2"})
+
+    requests = fake.message_requests()
+    assert len(requests) == 3
+    assert len({r.headers["x-claude-code-session-id"] for r in requests}) == 1  # parked: one session, three steps
+    offered = {f"mcp__client__{t['name']}" for t in CLAUDE_CODE_TOOLS}
+    for request in requests:
+        assert {t["name"] for t in request.body["tools"]} == offered  # exactly the client's, nothing else
+    by_name = {t["name"]: t for t in requests[0].body["tools"]}
+    assert by_name["mcp__client__Read"]["input_schema"]["required"] == ["path"]
+    system_text = " ".join(block["text"] for block in requests[0].body["system"])
+    assert "You are Claude Code, Anthropic's official CLI for Claude." in system_text
+    assert "Work in /home/me/repo." in system_text
+    last = [b for m in requests[2].body["messages"] for b in (m["content"] if isinstance(m["content"], list) else [])]
+    assert any(b.get("type") == "tool_result" and b["tool_use_id"] == "toolu_e" for b in last)
+    assert {"type": "tool_use", "id": "toolu_r", "name": "mcp__client__Read", "input": {"path": "a.py"}} in last
+
+
+# opencode / Continue on /v1/chat/completions: streamed, usage asked for, their own function tools.
+CHAT_AGENT_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": f"The agent's {name} tool.",
+            "parameters": {"type": "object", "properties": {"filePath": {"type": "string"}}, "required": ["filePath"]},
+        },
+    }
+    for name in ("read", "edit", "write", "bash", "glob", "grep", "list", "todowrite", "webfetch", "task")
+]
+
+
+def streamed_step(client: openai.OpenAI, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """One streamed step, merged as an agent merges it: text, tool calls by index, finish reason."""
+    stream = client.chat.completions.create(
+        model="sonnet",
+        messages=messages,  # type: ignore[arg-type]
+        tools=CHAT_AGENT_TOOLS,  # type: ignore[arg-type]
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text, calls, finish, usage = "", {}, None, None
+    for chunk in stream:
+        usage = chunk.usage or usage
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+            finish = choice.finish_reason or finish
+            for call in choice.delta.tool_calls or []:
+                merged = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                merged["id"] += call.id or ""
+                merged["name"] += (call.function and call.function.name) or ""
+                merged["arguments"] += (call.function and call.function.arguments) or ""
+    return {"text": text, "calls": list(calls.values()), "finish": finish, "usage": usage}
+
+
+def test_a_streaming_chat_agent_runs_a_three_step_loop_on_one_parked_process(
+    client: openai.OpenAI, fake: FakeAnthropic
+) -> None:
+    """Issue 22: opencode's and Continue's shape; the follow-ups continue the parked session."""
+    fake.reset()
+    fake.script(
+        Reply(
+            text=["Reading."], tool_uses=[ToolUse("mcp__client__read", {"filePath": "a.py"})], stop_reason="tool_use"
+        ),
+        Reply(text=[], tool_uses=[ToolUse("mcp__client__edit", {"filePath": "a.py"})], stop_reason="tool_use"),
+        Reply(text=["Edited a.py."]),
+    )
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "You are opencode, an interactive CLI tool."},
+        {"role": "user", "content": "Fix a.py"},
+    ]
+    steps = []
+    for _ in range(3):
+        step = streamed_step(client, messages)
+        steps.append(step)
+        if not step["calls"]:
+            break
+        messages.append(
+            {
+                "role": "assistant",
+                "content": step["text"] or None,
+                "tool_calls": [
+                    {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                    for c in step["calls"]
+                ],
+            }
+        )
+        messages += [{"role": "tool", "tool_call_id": c["id"], "content": "ok"} for c in step["calls"]]
+    assert [s["finish"] for s in steps] == ["tool_calls", "tool_calls", "stop"]
+    assert (steps[0]["text"], steps[2]["text"]) == ("Reading.", "Edited a.py.")
+    assert [(c["name"], json.loads(c["arguments"])) for c in steps[1]["calls"]] == [("edit", {"filePath": "a.py"})]
+    assert all(s["usage"] is not None and s["usage"].completion_tokens > 0 for s in steps)
+
+    requests = fake.message_requests()
+    assert len(requests) == 3
+    assert len({r.headers["x-claude-code-session-id"] for r in requests}) == 1
+    offered = {f"mcp__client__{t['function']['name']}" for t in CHAT_AGENT_TOOLS}
+    assert all({t["name"] for t in r.body["tools"]} == offered for r in requests)
