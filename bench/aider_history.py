@@ -15,46 +15,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+from aider_session import EDITS, repository, run_steps, text_parts, unchanged
 from fake_anthropic import FakeAnthropic, Reply
 from harness import running_proxy
 
 KEY = "sk-aider-history-0123456789"
-STEPS = ("add a docstring to hello", "change the greeting to hello, world", "thanks")
-EDITS = (
-    'hello.py\n```python\n<<<<<<< SEARCH\ndef hello():\n=======\ndef hello():\n    """Say hello."""\n'
-    ">>>>>>> REPLACE\n```\n",
-    'hello.py\n```python\n<<<<<<< SEARCH\n    print("hello")\n=======\n    print("hello, world")\n'
-    ">>>>>>> REPLACE\n```\n",
-    "You are welcome.",
-)
-
-
-def text_parts(body: dict[str, Any]) -> list[tuple[str, str]]:
-    """(role, text) of every text block the upstream received, in order."""
-    parts = []
-    for message in body["messages"]:
-        content = message["content"]
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        parts += [(message["role"], block["text"]) for block in blocks if block.get("type") == "text"]
-    return parts
-
-
-def repository(root: Path) -> Path:
-    repo = root / "repo"
-    repo.mkdir()
-    (repo / "hello.py").write_text('def hello():\n    print("hello")\n')
-    (repo / "util.py").write_text("def add(a, b):\n    return a + b\n")
-    for command in (["init", "-q"], ["add", "."], ["commit", "-qm", "init"]):
-        subprocess.run(["git", "-c", "user.email=a@b", "-c", "user.name=a", *command], cwd=repo, check=True)
-    return repo
 
 
 def main() -> int:
@@ -67,24 +37,13 @@ def main() -> int:
         (root / "proxy").mkdir()
         fake.script(*(Reply(text=edit) for edit in EDITS))
         with running_proxy(root / "proxy", fake, key=KEY) as proxy:
-            env = {
-                "PATH": os.environ["PATH"],
-                "HOME": str(root),
-                "OPENAI_API_BASE": f"{proxy.url}/v1",
-                "OPENAI_API_KEY": KEY,
-                "NO_PROXY": "127.0.0.1",
-            }
-            command = [args.aider, "--model", "openai/sonnet", "--edit-format", "diff", "--yes-always"]
-            command += ["--no-auto-commits", "--no-pretty", "--no-fancy-input", "--no-show-model-warnings"]
-            command += ["--no-check-update", "--analytics-disable", "hello.py"]
-            steps = "".join(step + "\n" for step in STEPS)
-            subprocess.run(command, input=steps, text=True, cwd=repo, env=env, capture_output=True, timeout=300)
+            run_steps(args.aider, repo, proxy, home=root)
             modes = [json.loads(line)["process"] for line in proxy.log_text().splitlines() if '"process"' in line]
             bodies = [request.body for request in fake.message_requests()]
     print(f"aider steps: {len(bodies)}; how each found its CLI: {', '.join(modes)}")
     for step, (before, after) in enumerate(itertools.pairwise(bodies), start=2):
         old, new = text_parts(before), text_parts(after)
-        same = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
+        same = unchanged(old, new)
         print(f"\nstep {step}: {same} of the {len(old)} earlier text parts unchanged, then:")
         for i in range(same, min(len(old), same + 3)):
             print(f"  was {i} {old[i][0]:9} {old[i][1][:90]!r}")

@@ -2,7 +2,9 @@
 
 requirements.lock is what `serve` runs on (the package with its `proxy` extra:
 the README's install), requirements-dev.lock adds the test and lint tools,
-requirements-core.lock is the provider alone (no proxy). requirements-image.lock,
+requirements-core.lock is the provider alone (no proxy). requirements-aider.lock is
+a real coding agent for the optional e2e test (tests/e2e/test_real_agents.py), in a
+venv of its own: not a dependency. requirements-image.lock,
 what the Docker image installs, is requirements.lock without the packages in
 EXCLUDED: LiteLLM depends on them for features `serve` with the claude-code
 provider never imports (docker/check-image.sh checks they stay out and that
@@ -31,6 +33,8 @@ LOCKS = {
     "requirements-dev.lock": ["--extra", "proxy", "--extra", "test", "--extra", "lint"],
     "requirements-core.lock": [],
 }
+# Real agents the tests drive, each pinned exactly and locked alone (they are no dependency of ours).
+AGENT_LOCKS = {"requirements-aider.lock": "aider-chat==0.86.2"}
 PINNED_EXTRA = re.compile(r"^([A-Za-z0-9_.-]+)\[[^\]]+\](==.*)$")
 IMAGE_LOCK = "requirements-image.lock"
 # Left out of the image (about 50 MB), each with why `serve` does not need it.
@@ -104,6 +108,15 @@ def main() -> None:
             "--generate-hashes", "--no-strip-extras", "--quiet", *extras, *upgrade, "-o", name,
         ]  # fmt: skip
         subprocess.run(command, cwd=ROOT, check=True)
+        path = ROOT / name
+        path.write_text(with_plain_pins(path.read_text()))
+        print(f"wrote {name}")
+    for name, requirement in AGENT_LOCKS.items():
+        command = [
+            "uv", "pip", "compile", "-", "--universal", "--python-version", "3.10",
+            "--generate-hashes", "--no-strip-extras", "--quiet", *upgrade, "-o", name,
+        ]  # fmt: skip
+        subprocess.run(command, cwd=ROOT, check=True, input=requirement + "\n", text=True)
         path = ROOT / name
         path.write_text(with_plain_pins(path.read_text()))
         print(f"wrote {name}")
