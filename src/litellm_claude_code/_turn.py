@@ -39,7 +39,7 @@ from ._claude.types import (
 from ._openai.messages import answers_tool_results, client_turns, echoed_assistant_turn, to_conversation
 from ._openai.params import model_name, read_options
 from ._openai.tools import ToolPlan
-from .errors import OutputError, SchemaMismatch, WorkerError
+from .errors import PROVIDER, OutputError, SchemaMismatch, WorkerError
 from .settings import DeploymentTuning, Settings, request_timeout
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def prepare(
     Raises:
         TranslationError: the request cannot be served (becomes HTTP 400).
     """
-    name = model.split("/", 1)[1] if model.startswith("claude-code/") else model
+    name = model.removeprefix(f"{PROVIDER}/")
     model_name(name)  # matched whole: `$` let a trailing newline through
     options = read_options(optional_params, reported)
     tools, schema = options.tools, options.schema

@@ -15,6 +15,8 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from .errors import PROVIDER
+
 PARAMS = ("reasoning_effort", "thinking")
 
 
@@ -22,7 +24,7 @@ def allow_reasoning_params(kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` of a LiteLLM call, with the reasoning parameters allowed
     when the call goes to this provider."""
     model = str(kwargs.get("model") or "")
-    if kwargs.get("custom_llm_provider") == "claude-code" or model.startswith("claude-code/"):
+    if kwargs.get("custom_llm_provider") == PROVIDER or model.startswith(f"{PROVIDER}/"):
         allowed = list(kwargs.get("allowed_openai_params") or [])
         kwargs["allowed_openai_params"] = allowed + [p for p in PARAMS if p not in allowed]
     return kwargs
