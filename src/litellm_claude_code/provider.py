@@ -30,7 +30,7 @@ from ._claude.session import CLISession
 from ._claude.stream import LimitWatch, lost_mid_answer
 from ._claude.types import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult
 from ._claude.workdirs import RunDir
-from ._openai.response import ChunkFactory, fill_response
+from ._openai.response import ChunkFactory, CustomCalls, fill_response
 from .errors import SDKDrift, to_litellm
 from .settings import DeploymentTuning, Settings
 
@@ -197,6 +197,7 @@ class ClaudeCodeLLM(CustomLLM):
             reasoning=answer.reasoning,
             result=result,
             tool_calls=answer.tool_calls,
+            freeform=prepared.tools.freeform,
         )
 
     async def astreaming(  # type: ignore[override]  # LiteLLM passes keywords; it yields, not returns
@@ -209,18 +210,24 @@ class ClaudeCodeLLM(CustomLLM):
             raise self._failed(exc, model) from exc
         chunks = ChunkFactory(model)
         items = turn.run(prepared, settings, self.pool())
+        custom = CustomCalls(prepared.tools.freeform)
         try:
             shown = False  # has the client been sent any part of the answer?
             async for item in items:
                 if isinstance(item, Restart):
                     if shown:  # what it got was cut off: an error, never a spliced answer
                         raise lost_mid_answer()
+                    custom.drop()
                     continue  # nothing of the lost attempt reached the client: just go on
+                for whole in custom.done_before(item):
+                    yield chunks.custom_tool_call(whole)
                 if isinstance(item, TextDelta):
                     yield chunks.text(item.text)
                 elif isinstance(item, ReasoningDelta):
                     yield chunks.reasoning(item.text)
                 elif isinstance(item, ToolCallDelta):
+                    if custom.hold(item):
+                        continue
                     yield chunks.tool_call(item)
                 else:
                     limit = self._limits.update(prepared.credential_id, item.rate_limit)

@@ -10,6 +10,7 @@ Before: `web_search_preview`, `file_search`, `image_generation` and `local_shell
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -345,3 +346,70 @@ def test_a_streaming_chat_agent_runs_a_three_step_loop_on_one_parked_process(
     assert len({r.headers["x-claude-code-session-id"] for r in requests}) == 1
     offered = {f"mcp__client__{t['function']['name']}" for t in CHAT_AGENT_TOOLS}
     assert all({t["name"] for t in r.body["tools"]} == offered for r in requests)
+
+
+# The same tool as a chat custom tool: the grammar nests under `grammar` there.
+CHAT_APPLY_PATCH = {
+    "type": "custom",
+    "custom": {
+        "name": "apply_patch",
+        "description": "Use the `apply_patch` tool to edit files.",
+        "format": {"type": "grammar", "grammar": {"syntax": "lark", "definition": GRAMMAR}},
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_a_chat_custom_tool_round_trips_byte_for_byte_on_the_parked_path(
+    client: openai.OpenAI, fake: FakeAnthropic, stream: bool
+) -> None:
+    """Issue 22.2 on /v1/chat/completions: the call comes back as a `custom` call with the raw
+    string the model wrote; the follow-up's custom call and its result continue the parked process."""
+    fake.reset()
+    call_id = f"toolu_{uuid.uuid4().hex}"  # unique: a byte-identical repeat can cost an extra upstream call
+    fake.script(
+        Reply(
+            text=["Patching."],
+            tool_uses=[ToolUse("mcp__client__apply_patch", {"input": PATCH}, call_id)],
+            stop_reason="tool_use",
+        ),
+        Reply(text=["Patched."]),
+    )
+    messages: list[dict[str, Any]] = [{"role": "user", "content": f"add the notes file ({call_id})"}]
+    if stream:
+        call: dict[str, Any] = {}
+        for chunk in client.chat.completions.create(
+            model="sonnet",
+            messages=messages,
+            tools=[CHAT_APPLY_PATCH],
+            stream=True,  # type: ignore[list-item]
+        ):
+            for delta_call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+                call = delta_call.model_dump()
+        assert call["type"] == "custom" and call["id"] == call_id
+        shaped = {"id": call["id"], "type": "custom", "custom": call["custom"]}
+    else:
+        first = client.chat.completions.create(model="sonnet", messages=messages, tools=[CHAT_APPLY_PATCH])  # type: ignore[list-item]
+        assert first.choices[0].finish_reason == "tool_calls"
+        [made] = first.choices[0].message.tool_calls or []
+        assert made.type == "custom"
+        shaped = made.model_dump()
+    assert shaped["custom"] == {"name": "apply_patch", "input": PATCH}  # byte for byte
+    [request] = fake.message_requests()
+    [offered] = request.body["tools"]
+    assert offered["name"] == "mcp__client__apply_patch"
+    assert offered["input_schema"]["required"] == ["input"]
+    assert GRAMMAR.splitlines()[0] in offered["description"]
+    session = request.headers.get("x-claude-code-session-id")
+
+    messages += [
+        {"role": "assistant", "content": "Patching.", "tool_calls": [shaped]},
+        {"role": "tool", "tool_call_id": shaped["id"], "content": "Done: 1 file added"},
+    ]
+    follow = client.chat.completions.create(model="sonnet", messages=messages, tools=[CHAT_APPLY_PATCH])  # type: ignore[arg-type]
+    assert follow.choices[0].message.content == "Patched."
+    step = fake.message_requests()[-1]
+    assert step.headers.get("x-claude-code-session-id") == session  # parked: the same process went on
+    blocks = [b for m in step.body["messages"] if isinstance(m["content"], list) for b in m["content"]]
+    assert [b["tool_use_id"] for b in blocks if b.get("type") == "tool_result"] == [call_id]
+    assert [b["input"] for b in blocks if b.get("type") == "tool_use"][-1] == {"input": PATCH}

@@ -55,7 +55,7 @@ def test_enforced_choices(choice: object, called: list[str], ok: bool) -> None:
     ("tools", "choice", "fragment"),
     [
         ("x", None, "`tools` must be a list"),
-        ([{"type": "code_interpreter"}], None, "tools[0]: only function tools"),
+        ([{"type": "code_interpreter"}], None, "tools[0]: only function and custom tools"),
         ([{"type": "function", "function": {"name": "bad name"}}], None, "tools[0].function.name"),
         ([{"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}], None, "type object"),
         ([WEATHER, WEATHER], None, "repeated: get_weather"),
@@ -179,3 +179,61 @@ def test_a_tool_schema_nested_too_deeply_is_refused_not_a_crash() -> None:
         inner = child
     with pytest.raises(TranslationError, match="nested too deeply"):
         plan([tool_with(schema)], None)
+
+
+def test_a_custom_tool_is_a_function_of_one_string_with_its_grammar_told() -> None:
+    """Issue 22.2: chat nests the grammar; Responses (through LiteLLM) has it flat."""
+    from litellm_claude_code._openai.tools import plan
+
+    nested = {"type": "grammar", "grammar": {"syntax": "lark", "definition": "start: WORD"}}
+    tools = plan([{"type": "custom", "custom": {"name": "patch", "description": "Edit.", "format": nested}}], None)
+    [spec] = tools.tools
+    assert spec.freeform and tools.freeform == frozenset({"patch"})
+    assert spec.parameters["required"] == ["input"] and spec.parameters["additionalProperties"] is False
+    assert spec.description == "Edit.\n\nIts input must match this lark grammar:\nstart: WORD"
+    plain = plan([{"type": "custom", "custom": {"name": "note"}}], None).tools[0]
+    assert plain.description == "Its input is free text."
+    with pytest.raises(TranslationError, match=r"tools\[0\].custom.format.grammar.definition"):
+        plan([{"type": "custom", "custom": {"name": "x", "format": {"type": "grammar", "grammar": {}}}}], None)
+    with pytest.raises(TranslationError, match=r"tools\[0\].custom.name"):
+        plan([{"type": "custom", "custom": {"name": "a b"}}], None)
+
+
+def test_custom_calls_are_held_until_whole_and_sent_as_one() -> None:
+    from litellm_claude_code._claude.types import TextDelta, ToolCallDelta
+    from litellm_claude_code._openai.response import CustomCalls, custom_call
+
+    calls = CustomCalls(frozenset({"patch"}))
+    start = ToolCallDelta(index=0, id="c1", name="patch")
+    assert calls.hold(start)
+    for part in ('{"in', 'put": "a\\tb"}'):  # more of the held call: it stays held
+        more = ToolCallDelta(index=0, arguments=part)
+        assert calls.done_before(more) == [] and calls.hold(more)
+    assert not calls.hold(ToolCallDelta(index=1, id="c2", name="lookup"))  # a function call goes through
+    [whole] = calls.done_before(ToolCallDelta(index=1, id="c2", name="lookup"))
+    assert custom_call(whole, streamed=True) == {
+        "id": "c1",
+        "type": "custom",
+        "custom": {"name": "patch", "input": "a\tb"},
+        "index": 0,
+    }
+    assert calls.done_before(TextDelta("x")) == []
+    calls.hold(ToolCallDelta(index=2, id="c3", name="patch"))
+    calls.drop()
+    assert calls.done_before(TextDelta("x")) == []
+
+
+def test_a_custom_call_in_the_history_is_its_raw_input() -> None:
+    from litellm_claude_code._openai.messages import to_conversation
+
+    call = {"id": "c1", "type": "custom", "custom": {"name": "patch", "input": "*** Begin"}}
+    history = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+    ]
+    conversation = to_conversation(history)
+    uses = [b for turn in conversation.history for b in turn.content if b.get("type") == "tool_use"]
+    assert uses == [{"type": "tool_use", "id": "c1", "name": "mcp__client__patch", "input": {"input": "*** Begin"}}]
+    with pytest.raises(TranslationError, match=r"custom.input must be a string"):
+        to_conversation([*history[:1], {"role": "assistant", "tool_calls": [{**call, "custom": {"name": "p"}}]}])

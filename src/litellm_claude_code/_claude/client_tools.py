@@ -26,6 +26,7 @@ class ToolSpec:
     name: str
     description: str
     parameters_json: str  # canonical JSON: keeps the spec hashable for the pool key
+    freeform: bool = False  # a custom tool of the client's: one string in, returned as it is
 
     @property
     def parameters(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from .._claude.client_tools import tool_use_id, upstream_name
 from .._claude.types import ContentBlock, Conversation, Role, Turn
 from ..errors import TranslationError
+from .tools import FREEFORM_INPUT
 
 SYSTEM_ROLES = frozenset({"system", "developer"})
 SUPPORTED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
@@ -127,6 +128,9 @@ def _tool_uses(calls: Any, where: str) -> list[ContentBlock]:
     blocks: list[ContentBlock] = []
     for position, call in enumerate(calls):
         call_where = f"{where}.tool_calls[{position}]"
+        if isinstance(call, Mapping) and call.get("type") == "custom":
+            blocks.append(_custom_use(call, call_where))
+            continue
         function = call.get("function") if isinstance(call, Mapping) else None
         if not isinstance(function, Mapping) or not isinstance(call.get("id"), str):
             raise TranslationError(f"{call_where} must have an `id` and a `function` with `name` and `arguments`")
@@ -144,6 +148,24 @@ def _tool_uses(calls: Any, where: str) -> list[ContentBlock]:
             {"type": "tool_use", "id": tool_use_id(call["id"]), "name": upstream_name(name), "input": dict(parsed)}
         )
     return blocks
+
+
+def _custom_use(call: Mapping[str, Any], where: str) -> ContentBlock:
+    """A custom (freeform) tool call: its raw string is the one field the model filled in."""
+    custom = call.get("custom")
+    if not isinstance(custom, Mapping) or not isinstance(call.get("id"), str):
+        raise TranslationError(f"{where} must have an `id` and a `custom` with `name` and `input`")
+    name, raw = custom.get("name"), custom.get("input")
+    if not isinstance(name, str) or not name:
+        raise TranslationError(f"{where}.custom.name must be a non-empty string")
+    if not isinstance(raw, str):
+        raise TranslationError(f"{where}.custom.input must be a string")
+    return {
+        "type": "tool_use",
+        "id": tool_use_id(call["id"]),
+        "name": upstream_name(name),
+        "input": {FREEFORM_INPUT: raw},
+    }
 
 
 def _tool_result(message: Mapping[str, Any], where: str) -> ContentBlock:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from litellm.types.utils import (
@@ -21,6 +23,7 @@ from litellm.types.utils import (
 from litellm.types.utils import Usage as LiteLLMUsage
 
 from .._claude.types import RateLimit, ToolCallDelta, TurnResult, Usage
+from .tools import FREEFORM_INPUT
 
 # LiteLLM sends a provider's response headers to the client as `llm_provider-<name>`.
 RATE_LIMIT_HEADER = "llm_provider-anthropic-ratelimit-unified"
@@ -83,10 +86,14 @@ def fill_response(
     reasoning: str,
     result: TurnResult,
     tool_calls: list[ToolCallDelta] | None = None,
+    freeform: frozenset[str] = frozenset(),
 ) -> ModelResponse:
-    """Complete the ModelResponse LiteLLM handed to the provider."""
-    calls = [
-        ChatCompletionMessageToolCall(
+    """Complete the ModelResponse LiteLLM handed to the provider. ``freeform``: the
+    custom tools, whose calls are ``custom`` calls with their raw input."""
+    calls: list[Any] = [
+        custom_call(call)
+        if call.name in freeform
+        else ChatCompletionMessageToolCall(
             id=call.id, type="function", function=Function(name=call.name, arguments=call.arguments or "{}")
         )
         for call in tool_calls or []
@@ -106,6 +113,55 @@ def fill_response(
     response._hidden_params["additional_headers"] = {**headers, **rate_limit_headers(result.rate_limit)}
     response.provider_specific_fields = provider_fields(result)  # type: ignore[attr-defined]
     return response
+
+
+def custom_call(call: ToolCallDelta, *, streamed: bool = False) -> dict[str, Any]:
+    """A whole call of a custom tool, in the chat shape: its input is the one string
+    the model wrote (a dict: LiteLLM's tool-call types know only ``function``)."""
+    try:
+        arguments = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError:
+        arguments = {}
+    raw = arguments.get(FREEFORM_INPUT) if isinstance(arguments, dict) else None
+    shaped: dict[str, Any] = {
+        "id": call.id,
+        "type": "custom",
+        "custom": {"name": call.name, "input": raw if isinstance(raw, str) else ""},
+    }
+    if streamed:
+        shaped["index"] = call.index
+    return shaped
+
+
+class CustomCalls:
+    """Holds a streamed custom tool's call until it is whole: the model writes it as JSON
+    deltas of ``{"input": ...}``, the client gets the raw string in one chunk."""
+
+    def __init__(self, freeform: frozenset[str]) -> None:
+        self._freeform = freeform
+        self._held: dict[int, ToolCallDelta] = {}
+
+    def hold(self, item: ToolCallDelta) -> bool:
+        """Keep ``item`` if it is part of a custom tool's call (True), else let it through."""
+        held = self._held.get(item.index)
+        if held is not None:
+            self._held[item.index] = replace(held, arguments=held.arguments + item.arguments)
+            return True
+        if item.name in self._freeform:
+            self._held[item.index] = item
+            return True
+        return False
+
+    def done_before(self, item: object) -> list[ToolCallDelta]:
+        """The held calls that ``item`` shows to be whole: anything but more of their own deltas."""
+        index = item.index if isinstance(item, ToolCallDelta) and not item.name else None
+        whole = [call for i, call in sorted(self._held.items()) if i != index]
+        self._held = {i: call for i, call in self._held.items() if i == index}
+        return whole
+
+    def drop(self) -> None:
+        """The attempt was lost (a restart): what it held goes with it."""
+        self._held = {}
 
 
 class ChunkFactory:
@@ -139,6 +195,10 @@ class ChunkFactory:
             index=call.index,
         )
         return self._chunk(Delta(content=None, role="assistant", tool_calls=[delta_call]))
+
+    def custom_tool_call(self, call: ToolCallDelta) -> ModelResponseStream:
+        """A custom tool's call, whole, in one chunk (its input is not JSON to stream)."""
+        return self._chunk(Delta(content=None, role="assistant", tool_calls=[custom_call(call, streamed=True)]))
 
     def final(self, result: TurnResult) -> GenericStreamingChunk:
         """The finish_reason with the exact usage, so ``include_usage`` works.

@@ -37,6 +37,11 @@ class ToolPlan:
         return () if self.choice == "none" else self.tools
 
     @property
+    def freeform(self) -> frozenset[str]:
+        """The names of the custom (freeform) tools: their calls go back as ``custom`` calls."""
+        return frozenset(spec.name for spec in self.tools if spec.freeform)
+
+    @property
     def enforced(self) -> bool:
         return self.choice in ("required", "named") and bool(self.tools)
 
@@ -83,10 +88,16 @@ def plan(tools: Any, tool_choice: Any) -> ToolPlan:
     return ToolPlan(tools=tuple(specs), choice=choice, named=named)
 
 
+#: A custom tool's one string, as the model fills it in (the call's ``input``).
+FREEFORM_INPUT = "input"
+
+
 def _spec(tool: Any, where: str) -> ToolSpec:
+    if isinstance(tool, Mapping) and tool.get("type") == "custom":
+        return _custom_spec(tool.get("custom"), f"{where}.custom")
     if not isinstance(tool, Mapping) or tool.get("type", "function") != "function":
         kind = tool.get("type") if isinstance(tool, Mapping) else type(tool).__name__
-        raise TranslationError(f"{where}: only function tools are supported, got {kind!r}")
+        raise TranslationError(f"{where}: only function and custom tools are supported, got {kind!r}")
     function = tool.get("function")
     if not isinstance(function, Mapping):
         raise TranslationError(f"{where}.function must be an object with a `name`")
@@ -107,6 +118,42 @@ def _spec(tool: Any, where: str) -> ToolSpec:
             f"{where}.function.parameters of function {name!r} is not a valid JSON schema: {problem}"
         )
     return ToolSpec(name=name, description=description, parameters_json=json.dumps(parameters, sort_keys=True))
+
+
+def _custom_spec(custom: Any, where: str) -> ToolSpec:
+    """An OpenAI custom (freeform) tool as a client function of one string: its
+    format (a grammar, or plain text) is told to the model in the description."""
+    if not isinstance(custom, Mapping):
+        raise TranslationError(f"{where} must be an object with a `name`")
+    name = custom.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise TranslationError(f"{where}.name must be 1-64 letters, digits, '_' or '-', got {name!r}")
+    description = custom.get("description") or ""
+    if not isinstance(description, str):
+        raise TranslationError(f"{where}.description must be a string")
+    format_ = custom.get("format") or {"type": "text"}
+    if not isinstance(format_, Mapping) or format_.get("type") not in ("text", "grammar"):
+        raise TranslationError(f"{where}.format must be {{'type': 'text'}} or {{'type': 'grammar', ...}}")
+    told = "Its input is free text."
+    if format_["type"] == "grammar":
+        nested = format_.get("grammar")  # chat nests it; Responses has it flat
+        grammar: Mapping[str, Any] = nested if isinstance(nested, Mapping) else format_
+        definition, syntax = grammar.get("definition"), grammar.get("syntax", "lark")
+        if not isinstance(definition, str) or not definition:
+            raise TranslationError(f"{where}.format.grammar.definition must be a non-empty string")
+        told = f"Its input must match this {syntax} grammar:\n{definition}"
+    parameters = {
+        "type": "object",
+        "properties": {FREEFORM_INPUT: {"type": "string", "description": "the whole input, verbatim"}},
+        "required": [FREEFORM_INPUT],
+        "additionalProperties": False,
+    }
+    return ToolSpec(
+        name=name,
+        description=f"{description}\n\n{told}".strip(),
+        parameters_json=json.dumps(parameters, sort_keys=True),
+        freeform=True,
+    )
 
 
 def schema_problem(schema: Mapping[str, Any]) -> str | None:
