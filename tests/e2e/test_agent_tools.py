@@ -413,3 +413,70 @@ def test_a_chat_custom_tool_round_trips_byte_for_byte_on_the_parked_path(
     blocks = [b for m in step.body["messages"] if isinstance(m["content"], list) for b in m["content"]]
     assert [b["tool_use_id"] for b in blocks if b.get("type") == "tool_result"] == [call_id]
     assert [b["input"] for b in blocks if b.get("type") == "tool_use"][-1] == {"input": PATCH}
+
+
+def test_codexs_three_step_loop_with_parallel_calls_and_reasoning_items_stays_parked(
+    client: openai.OpenAI, fake: FakeAnthropic
+) -> None:
+    """Issue 22, Codex's shape on /v1/responses: `store: false`, the whole input sent back each
+    step (reasoning items, parallel function calls and their outputs, a custom call and its
+    output); every step continues one parked CLI session, and only the client's tools are offered."""
+    fake.reset()
+    run = uuid.uuid4().hex[:8]
+    ls, cat, patch = f"toolu_ls_{run}", f"toolu_cat_{run}", f"toolu_patch_{run}"
+    fake.script(
+        Reply(
+            thinking=["I should look around first."],
+            text=[],
+            tool_uses=[
+                ToolUse("mcp__client__exec_command", {"cmd": "ls"}, ls),
+                ToolUse("mcp__client__exec_command", {"cmd": "cat notes.txt"}, cat),
+            ],
+            stop_reason="tool_use",
+        ),
+        Reply(
+            text=[], tool_uses=[ToolUse("mcp__client__apply_patch", {"content": PATCH}, patch)], stop_reason="tool_use"
+        ),
+        Reply(text=["Added the notes file."]),
+    )
+    tools = [APPLY_PATCH, EXEC_COMMAND]
+    sent: list[Any] = [{"role": "user", "content": f"add the notes file ({run})"}]
+    outputs = {ls: "notes.txt", cat: "old notes", patch: "Done: 1 file added"}
+    answers = []
+    for _ in range(3):
+        answer = client.responses.create(
+            model="sonnet",
+            input=sent,
+            tools=tools,  # type: ignore[arg-type]
+            store=False,
+            reasoning={"effort": "medium", "summary": "auto"},
+            parallel_tool_calls=True,
+        )
+        answers.append(answer)
+        calls = [item for item in answer.output if item.type in ("function_call", "custom_tool_call")]
+        if not calls:
+            break
+        sent += [item.model_dump(exclude_none=True) for item in answer.output]  # reasoning items included
+        for call in calls:
+            kind = "function_call_output" if call.type == "function_call" else "custom_tool_call_output"
+            sent.append({"type": kind, "call_id": call.call_id, "output": outputs[call.call_id]})
+    first_calls = [(i.name, json.loads(i.arguments)) for i in answers[0].output if i.type == "function_call"]
+    assert first_calls == [("exec_command", {"cmd": "ls"}), ("exec_command", {"cmd": "cat notes.txt"})]
+    assert any(item.type == "reasoning" for item in answers[0].output)
+    [custom] = [i for i in answers[1].output if i.type == "custom_tool_call"]
+    assert (custom.name, custom.input) == ("apply_patch", PATCH)
+    assert answers[2].output_text == "Added the notes file."
+
+    requests = fake.message_requests()
+    assert len(requests) == 3
+    assert len({r.headers["x-claude-code-session-id"] for r in requests}) == 1  # one parked session, three steps
+    for request in requests:
+        assert {t["name"] for t in request.body["tools"]} == {"mcp__client__apply_patch", "mcp__client__exec_command"}
+    results = [
+        b["tool_use_id"]
+        for m in requests[1].body["messages"]
+        if isinstance(m["content"], list)
+        for b in m["content"]
+        if b.get("type") == "tool_result"
+    ]
+    assert results[-2:] == [ls, cat]  # both parallel results, in the calls' order
