@@ -98,15 +98,7 @@ def _spec(tool: Any, where: str) -> ToolSpec:
     if not isinstance(tool, Mapping) or tool.get("type", "function") != "function":
         kind = tool.get("type") if isinstance(tool, Mapping) else type(tool).__name__
         raise TranslationError(f"{where}: only function and custom tools are supported, got {kind!r}")
-    function = tool.get("function")
-    if not isinstance(function, Mapping):
-        raise TranslationError(f"{where}.function must be an object with a `name`")
-    name = function.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise TranslationError(f"{where}.function.name must be 1-64 letters, digits, '_' or '-', got {name!r}")
-    description = function.get("description") or ""
-    if not isinstance(description, str):
-        raise TranslationError(f"{where}.function.description must be a string")
+    function, name, description = _named(tool.get("function"), f"{where}.function")
     parameters = function.get("parameters")
     if parameters is None:
         parameters = {"type": "object", "properties": {}}
@@ -120,17 +112,23 @@ def _spec(tool: Any, where: str) -> ToolSpec:
     return ToolSpec(name=name, description=description, parameters_json=json.dumps(parameters, sort_keys=True))
 
 
+def _named(tool: Any, where: str) -> tuple[Mapping[str, Any], str, str]:
+    """A function or custom tool's object at ``where``, checked, with its ``name`` and ``description``."""
+    if not isinstance(tool, Mapping):
+        raise TranslationError(f"{where} must be an object with a `name`")
+    name = tool.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise TranslationError(f"{where}.name must be 1-64 letters, digits, '_' or '-', got {name!r}")
+    description = tool.get("description") or ""
+    if not isinstance(description, str):
+        raise TranslationError(f"{where}.description must be a string")
+    return tool, name, description
+
+
 def _custom_spec(custom: Any, where: str) -> ToolSpec:
     """An OpenAI custom (freeform) tool as a client function of one string: its
     format (a grammar, or plain text) is told to the model in the description."""
-    if not isinstance(custom, Mapping):
-        raise TranslationError(f"{where} must be an object with a `name`")
-    name = custom.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise TranslationError(f"{where}.name must be 1-64 letters, digits, '_' or '-', got {name!r}")
-    description = custom.get("description") or ""
-    if not isinstance(description, str):
-        raise TranslationError(f"{where}.description must be a string")
+    custom, name, description = _named(custom, where)
     format_ = custom.get("format") or {"type": "text"}
     if not isinstance(format_, Mapping) or format_.get("type") not in ("text", "grammar"):
         raise TranslationError(f"{where}.format must be {{'type': 'text'}} or {{'type': 'grammar', ...}}")
