@@ -25,20 +25,13 @@ from ._claude.options import LaunchSpec
 from ._claude.parking import ToolResult, results_of
 from ._claude.pool import Processes
 from ._claude.process import Deadline, Phase
-from ._claude.stream import StopFilter, TurnAssembler
-from ._claude.types import (
-    Conversation,
-    ReasoningDelta,
-    Restart,
-    StreamItem,
-    TextDelta,
-    ToolCallDelta,
-    Tuning,
-    TurnResult,
-)
+from ._claude.stream import TurnAssembler
+from ._claude.types import Tuning
 from ._openai.messages import answers_tool_results, client_turns, echoed_assistant_turn, to_conversation
 from ._openai.params import model_name, read_options
+from ._openai.stop import StopFilter
 from ._openai.tools import ToolPlan
+from ._shapes import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta, ToolCallDelta, TurnResult
 from .errors import PROVIDER, OutputError, SchemaMismatch, WorkerError
 from .settings import DeploymentTuning, Settings, request_timeout
 

@@ -178,6 +178,18 @@ _KIND_STATUS = {
 }
 
 
+def lost_mid_answer() -> UpstreamError:
+    """The error for a stream that already showed part of an answer the
+    upstream then lost: splicing the retry onto it would be a mixed answer."""
+    return UpstreamError(
+        message=(
+            "the connection to the Anthropic API dropped mid-answer, so the answer streamed so far is "
+            "incomplete; the CLI's retry cannot be joined to it. Retry the request."
+        ),
+        kind="connection_lost",
+    )
+
+
 def upstream_status(error: UpstreamError) -> int:
     """The HTTP status the client should see for an upstream failure.
 

@@ -23,15 +23,15 @@ from . import _turn as turn
 from . import access_log
 from ._claude.credentials import claude_config_dir
 from ._claude.drift import DriftCheck
+from ._claude.limits import LimitWatch
 from ._claude.metrics import Metrics
 from ._claude.options import LaunchSpec
 from ._claude.pool import OneShot, Pool, PoolLimits, Processes, SessionFactory
 from ._claude.session import CLISession
-from ._claude.stream import LimitWatch, lost_mid_answer
-from ._claude.types import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult
 from ._claude.workdirs import RunDir
 from ._openai.response import ChunkFactory, CustomCalls, fill_response
-from .errors import SDKDrift, to_litellm
+from ._shapes import Conversation, ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult
+from .errors import SDKDrift, lost_mid_answer, to_litellm
 from .settings import DeploymentTuning, Settings
 
 logger = logging.getLogger(__name__)

@@ -40,8 +40,8 @@ from typing import Any, Final
 from litellm.caching.in_memory_cache import InMemoryCache
 from litellm.integrations.custom_logger import CustomLogger
 
-from ._claude.types import Turn
 from ._openai.messages import to_conversation
+from ._shapes import Turn
 from .errors import PROVIDER, ClaudeCodeError
 from .settings import DeploymentTuning, Settings
 

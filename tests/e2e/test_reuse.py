@@ -27,7 +27,8 @@ from litellm_claude_code._claude.environment import cli_environment
 from litellm_claude_code._claude.options import LaunchSpec
 from litellm_claude_code._claude.process import Deadline
 from litellm_claude_code._claude.session import CLISession
-from litellm_claude_code._claude.types import Conversation, Credentials
+from litellm_claude_code._claude.types import Credentials
+from litellm_claude_code._shapes import Conversation
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,10 @@ from claude_agent_sdk.types import RateLimitInfo
 from test_stream import result
 
 from litellm_claude_code._claude.credentials import credential_home, resolve_credentials
-from litellm_claude_code._claude.stream import LimitWatch, TurnAssembler, rate_limit_of
-from litellm_claude_code._claude.types import RateLimit, TurnResult
+from litellm_claude_code._claude.limits import LimitWatch
+from litellm_claude_code._claude.stream import TurnAssembler, rate_limit_of
 from litellm_claude_code._openai.response import rate_limit_headers
+from litellm_claude_code._shapes import RateLimit, TurnResult
 from litellm_claude_code.errors import ExtraUsageRequired, UpstreamError, to_litellm
 
 # What CLI 2.1.330 reported for a 5-hour window past its warning threshold (measured).
@@ -76,7 +77,7 @@ def test_limits_are_logged_once_per_change_and_per_credential(caplog: pytest.Log
     warning = rate_limit_of(warning_info())
     fuller = RateLimit(**{**warning.__dict__, "utilization_5h": 0.95})
     allowed = RateLimit(status="allowed")
-    with caplog.at_level(logging.INFO, logger="litellm_claude_code._claude.stream"):
+    with caplog.at_level(logging.INFO, logger="litellm_claude_code._claude.limits"):
         assert watch.update("oauth-token-aaa", None) is None  # nothing known yet
         assert watch.update("oauth-token-aaa", warning) == warning
         assert watch.update("oauth-token-aaa", fuller) == fuller  # only the utilization moved: no log

@@ -14,8 +14,9 @@ from test_pool_state import HELD, Factory, convo, far, limits_of, spec
 from litellm_claude_code._claude.metrics import Metrics
 from litellm_claude_code._claude.pool import OneShot, Pool
 from litellm_claude_code._claude.process import Phase
-from litellm_claude_code._claude.types import Credentials, RateLimit
+from litellm_claude_code._claude.types import Credentials
 from litellm_claude_code._serve.asgi import ServingApp
+from litellm_claude_code._shapes import RateLimit
 from litellm_claude_code.errors import PoolFull
 
 TOKEN = "sk-ant-oat01-secret-token-for-metrics-0123456789"

@@ -14,7 +14,8 @@ import pytest
 from litellm_claude_code._claude.options import LaunchSpec
 from litellm_claude_code._claude.pool import Pool, PoolLimits, State
 from litellm_claude_code._claude.process import Deadline, Phase, ResetOutcome
-from litellm_claude_code._claude.types import Conversation, Tuning, Turn
+from litellm_claude_code._claude.types import Tuning
+from litellm_claude_code._shapes import Conversation, Turn
 from litellm_claude_code.errors import PoolClosed, PoolFull, RequestTimeout, SDKDrift
 
 

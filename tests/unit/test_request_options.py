@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from litellm_claude_code._claude.client_tools import client_name, tool_use_id
-from litellm_claude_code._claude.stream import StopFilter
-from litellm_claude_code._claude.types import TextDelta, TurnResult, Usage
+from litellm_claude_code._claude.client_tools import client_name
+from litellm_claude_code._openai.messages import tool_use_id
 from litellm_claude_code._openai.params import output_schema, reasoning, stop_sequences
+from litellm_claude_code._openai.stop import StopFilter
 from litellm_claude_code._openai.tools import plan
+from litellm_claude_code._shapes import TextDelta, TurnResult, Usage
 from litellm_claude_code.errors import TranslationError
 
 WEATHER = {
@@ -200,8 +201,8 @@ def test_a_custom_tool_is_a_function_of_one_string_with_its_grammar_told() -> No
 
 
 def test_custom_calls_are_held_until_whole_and_sent_as_one() -> None:
-    from litellm_claude_code._claude.types import TextDelta, ToolCallDelta
     from litellm_claude_code._openai.response import CustomCalls, custom_call
+    from litellm_claude_code._shapes import TextDelta, ToolCallDelta
 
     calls = CustomCalls(frozenset({"patch"}))
     start = ToolCallDelta(index=0, id="c1", name="patch")

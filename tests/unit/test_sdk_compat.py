@@ -39,7 +39,7 @@ from litellm_claude_code._claude.transport import (
     flag_values,
     with_initialize_fields,
 )
-from litellm_claude_code._claude.types import Conversation
+from litellm_claude_code._shapes import Conversation
 from litellm_claude_code.errors import SDKDrift
 
 PROMPT = "SYSTEM-MARKER-7f3a: you are a careful assistant. " * 4

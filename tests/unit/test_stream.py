@@ -18,8 +18,9 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk.types import RateLimitInfo
 
-from litellm_claude_code._claude.stream import StopFilter, TurnAssembler
-from litellm_claude_code._claude.types import ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult, Usage
+from litellm_claude_code._claude.stream import TurnAssembler
+from litellm_claude_code._openai.stop import StopFilter
+from litellm_claude_code._shapes import ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult, Usage
 from litellm_claude_code.errors import OutputError, UpstreamError, WorkerError
 
 

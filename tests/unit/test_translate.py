@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from litellm_claude_code._claude.types import Turn
 from litellm_claude_code._openai.messages import CONTINUE_PROMPT, image_block, to_conversation
+from litellm_claude_code._shapes import Turn
 from litellm_claude_code.errors import TranslationError
 
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n...").decode()

@@ -10,13 +10,11 @@ comes back as the tool's result (see ``parking``).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 SERVER = "client"
 PREFIX = f"mcp__{SERVER}__"
-_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 @dataclass(frozen=True)
@@ -42,13 +40,3 @@ def client_name(name: str) -> str | None:
     """The client's function name for a tool the model called, or None for
     any tool that is not a client function."""
     return name[len(PREFIX) :] if name.startswith(PREFIX) else None
-
-
-def tool_use_id(call_id: str) -> str:
-    """A client's tool-call id in the form the Anthropic API accepts.
-
-    Ids this provider returned pass unchanged; other clients' ids are mapped
-    the same way every time, so a call and its result still pair up.
-    """
-    safe = _ID_UNSAFE.sub("_", call_id)[:64]
-    return safe or "call"

@@ -26,6 +26,7 @@ from claude_agent_sdk import (
     project_key_for_directory,
 )
 
+from .._shapes import Turn
 from ..errors import SDKDrift
 from .client_tools import ToolSpec
 from .options import LaunchSpec, build_options, client_data
@@ -42,7 +43,6 @@ from .sdk_compat import (
 )
 from .transcript import transcript_entries
 from .transport import LockedDownTransport, argv_problem
-from .types import Turn
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from .types import RateLimit
+from .._shapes import RateLimit
 
 PREFIX = "litellm_claude_code_"
 # The pool's states as an operator says them: a warm process waits for work, a busy one runs a turn.

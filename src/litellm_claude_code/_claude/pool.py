@@ -44,11 +44,12 @@ from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._shapes import Conversation, Turn
 from ..errors import PoolClosed, PoolFull, SDKDrift
 from .metrics import Metrics, PoolGauges
 from .options import LaunchSpec
 from .process import Deadline, Phase, Session
-from .types import Conversation, Tuning, Turn
+from .types import Tuning
 
 logger = logging.getLogger(__name__)
 

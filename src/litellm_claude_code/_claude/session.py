@@ -42,6 +42,7 @@ from typing import Any
 
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage, UserMessage, project_key_for_directory
 
+from .._shapes import ContentBlock, Conversation
 from ..errors import CLINotFound, RequestTimeout, SDKDrift, WorkerError
 from .credentials import claude_config_dir
 from .environment import TMPDIR
@@ -58,7 +59,6 @@ from .sdk_compat import (
 )
 from .transcript import transcript_entries
 from .transport import LockedDownTransport
-from .types import ContentBlock, Conversation
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ around it is not part of the answer.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -43,10 +42,7 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from ..errors import ExtraUsageRequired, SchemaMismatch, UpstreamError, WorkerError
-from .client_tools import client_name
-from .options import STRUCTURED_OUTPUT_TOOL
-from .types import (
+from .._shapes import (
     FinishReason,
     RateLimit,
     ReasoningDelta,
@@ -57,6 +53,9 @@ from .types import (
     TurnResult,
     Usage,
 )
+from ..errors import ExtraUsageRequired, SchemaMismatch, UpstreamError, WorkerError
+from .client_tools import client_name
+from .options import STRUCTURED_OUTPUT_TOOL
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -78,18 +77,6 @@ ENDS_EARLY = frozenset({"max_tokens", "model_context_window_exceeded", "tool_use
 
 def finish_reason(stop_reason: str | None) -> FinishReason:
     return FINISH_REASONS.get(stop_reason or "end_turn", "stop")
-
-
-def lost_mid_answer() -> UpstreamError:
-    """The error for a stream that already showed part of an answer the
-    upstream then lost: splicing the retry onto it would be a mixed answer."""
-    return UpstreamError(
-        message=(
-            "the connection to the Anthropic API dropped mid-answer, so the answer streamed so far is "
-            "incomplete; the CLI's retry cannot be joined to it. Retry the request."
-        ),
-        kind="connection_lost",
-    )
 
 
 def _number(value: Any) -> float | None:
@@ -426,92 +413,4 @@ class TurnAssembler:
             cost_usd=cost,
             stop_reason=stop_reason,
             rate_limit=self.rate_limit,
-        )
-
-
-class StopFilter:
-    """Cuts the text at the first stop sequence, holding back just enough to
-    see a sequence that arrives split across deltas."""
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self.stops = stops
-        self.hit = False
-        self._pending = ""
-        self._hold = max((len(stop) for stop in stops), default=1) - 1
-
-    def feed(self, text: str) -> str:
-        if self.hit:
-            return ""
-        if not self.stops:
-            return text
-        self._pending += text
-        cuts = [i for i in (self._pending.find(stop) for stop in self.stops) if i >= 0]
-        if cuts:
-            self.hit = True
-            out, self._pending = self._pending[: min(cuts)], ""
-            return out
-        keep = len(self._pending) - self._hold
-        out, self._pending = self._pending[:keep], self._pending[keep:]
-        return out
-
-    def flush(self) -> str:
-        out, self._pending = ("" if self.hit else self._pending), ""
-        return out
-
-    def apply(self, item: StreamItem) -> list[StreamItem]:
-        """What of ``item`` the client gets: text up to a stop, nothing after
-        it, and the held-back tail before the result. A restart starts over."""
-        if isinstance(item, Restart):  # the text seen so far is void: so is what it held or hit
-            self.hit, self._pending = False, ""
-            return [item]
-        if isinstance(item, TextDelta):
-            text = self.feed(item.text)
-            return [TextDelta(text)] if text else []
-        if isinstance(item, TurnResult):
-            tail = self.flush()
-            if self.hit:
-                item.finish_reason = "stop"
-            return [TextDelta(tail), item] if tail else [item]
-        if isinstance(item, ToolCallDelta) and self.hit:
-            return []
-        return [item]
-
-
-class LimitWatch:
-    """Each credential's latest limit report, logged when it changes (not at
-    every request: utilization moves with each one). One per provider: no
-    global state. A CLI process reports only when its view changes, so an
-    answer without a report carries the credential's latest one."""
-
-    def __init__(self, log: Any = None) -> None:
-        self._log = log or logging.getLogger(__name__)
-        self._latest: dict[str, RateLimit] = {}
-
-    def update(self, credential: str, limit: RateLimit | None) -> RateLimit | None:
-        """Record ``limit`` (None: no new report) and return the latest known one."""
-        if limit is None:
-            return self._latest.get(credential)
-        before = self._latest.get(credential)
-        self._latest[credential] = limit
-        if before is None or (before.status, before.window, before.resets_at) != (
-            limit.status,
-            limit.window,
-            limit.resets_at,
-        ):
-            self._report(credential, limit)
-        return limit
-
-    def _report(self, credential: str, limit: RateLimit) -> None:
-        level = logging.INFO if limit.status == "allowed" else logging.WARNING
-        # Only the windows the plan has: Ultra has no 5-hour one (weekly limits only).
-        windows = (("5h", limit.utilization_5h), ("7d", limit.utilization_7d))
-        shown = [f"{name} {value:.0%}" for name, value in windows if value is not None]
-        self._log.log(
-            level,
-            "claude-code limits of credential %s: %s (window %s, resets at %s%s)",
-            credential,
-            limit.status,
-            limit.window or "-",
-            limit.resets_at or "-",
-            "".join(f", {part}" for part in shown),
         )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .types import Turn
+from .._shapes import Turn
 
 
 def transcript_entries(

@@ -17,8 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._claude.client_tools import tool_use_id, upstream_name
-from .._claude.types import ContentBlock, Conversation, Role, Turn
+from .._claude.client_tools import upstream_name
+from .._shapes import ContentBlock, Conversation, Role, Turn
 from ..errors import TranslationError
 from .tools import FREEFORM_INPUT
 
@@ -29,6 +29,7 @@ SUPPORTED_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"}
 # the CLI's own wording for resuming a turn, is sent after them.
 CONTINUE_PROMPT = "Continue from where you left off."
 _MAX_IMAGE_URL = 8192
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")  # what the Anthropic API refuses in a tool_use id
 _SIGNATURES = {
     "image/png": lambda raw: raw.startswith(b"\x89PNG\r\n\x1a\n"),
     "image/jpeg": lambda raw: raw.startswith(b"\xff\xd8\xff"),
@@ -279,3 +280,13 @@ def image_block(image_url: Any, where: str) -> ContentBlock:
         # The CLI would swap an undecodable image for a note to the model.
         raise TranslationError(f"{where}: the image data is not a {media} image")
     return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
+
+
+def tool_use_id(call_id: str) -> str:
+    """A client's tool-call id in the form the Anthropic API accepts.
+
+    Ids this provider returned pass unchanged; other clients' ids are mapped
+    the same way every time, so a call and its result still pair up.
+    """
+    safe = _ID_UNSAFE.sub("_", call_id)[:64]
+    return safe or "call"

@@ -22,7 +22,7 @@ from litellm.types.utils import (
 )
 from litellm.types.utils import Usage as LiteLLMUsage
 
-from .._claude.types import RateLimit, ToolCallDelta, TurnResult, Usage
+from .._shapes import RateLimit, ToolCallDelta, TurnResult, Usage
 from .tools import FREEFORM_INPUT
 
 # LiteLLM sends a provider's response headers to the client as `llm_provider-<name>`.

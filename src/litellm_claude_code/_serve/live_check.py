@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from .. import _turn
-from .._claude.types import RateLimit
+from .._shapes import RateLimit
 from ..errors import ClaudeCodeError, to_litellm
 from ..settings import Settings
 from .doctor import Check
