@@ -8,7 +8,7 @@ SDK or the rest of the package, so every module can depend on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Role = Literal["user", "assistant"]
@@ -123,3 +123,46 @@ class Restart:
 
 
 StreamItem = TextDelta | ReasoningDelta | ToolCallDelta | TurnResult | Restart
+
+
+@dataclass
+class AnswerBuffer:
+    """An answer gathered from its stream items, one merged entry per call.
+
+    A :class:`Restart` voids what came before it: the lost attempt is not
+    part of the answer, nor of the conversation.
+    """
+
+    _text: list[str] = field(default_factory=list)
+    _reasoning: list[str] = field(default_factory=list)
+    _calls: dict[int, ToolCallDelta] = field(default_factory=dict)
+    result: TurnResult | None = None
+    seen: bool = False  # any item at all, even a voided one
+
+    def add(self, item: StreamItem) -> None:
+        self.seen = True
+        if isinstance(item, TextDelta):
+            self._text.append(item.text)
+        elif isinstance(item, ReasoningDelta):
+            self._reasoning.append(item.text)
+        elif isinstance(item, ToolCallDelta):
+            first = self._calls.get(item.index)
+            self._calls[item.index] = (
+                item if first is None else replace(first, arguments=first.arguments + item.arguments)
+            )
+        elif isinstance(item, TurnResult):
+            self.result = item
+        else:  # a Restart
+            self._text, self._reasoning, self._calls = [], [], {}
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._reasoning)
+
+    @property
+    def tool_calls(self) -> list[ToolCallDelta]:
+        return [self._calls[index] for index in sorted(self._calls)]

@@ -22,16 +22,17 @@ from . import access_log
 from ._claude.credentials import cloud_credentials, credential_home, resolve_credentials
 from ._claude.environment import cli_environment
 from ._claude.options import LaunchSpec
-from ._claude.parking import ToolResult, results_of
-from ._claude.pool import Processes
-from ._claude.process import Deadline, Phase
+from ._claude.parking import results_of
+from ._claude.pool import Lease
+from ._claude.process import Deadline
+from ._claude.processes import Outcome, Processes, release_plan
 from ._claude.stream import TurnAssembler
-from ._claude.types import Tuning
+from ._claude.types import ToolResult, Tuning
 from ._openai.messages import answers_tool_results, client_turns, echoed_assistant_turn, to_conversation
 from ._openai.params import model_name, read_options
 from ._openai.stop import StopFilter
 from ._openai.tools import ToolPlan
-from ._shapes import Conversation, ReasoningDelta, Restart, StreamItem, TextDelta, ToolCallDelta, TurnResult
+from ._shapes import AnswerBuffer, Conversation, Restart, StreamItem, ToolCallDelta, TurnResult
 from .errors import PROVIDER, OutputError, SchemaMismatch, WorkerError
 from .settings import DeploymentTuning, Settings, request_timeout
 
@@ -50,6 +51,12 @@ class PreparedTurn:
     schema: dict[str, Any] | None = None  # structured output
     credential_id: str = "login"  # non-secret name of the credential (logs, metrics)
     home: Path | None = None  # the credential's own CLI state directory, made on first use
+    pooled: bool = True  # False: a process of its own, ended with the request (nothing parks)
+
+    @property
+    def specs(self) -> list[LaunchSpec]:
+        """The launch of each try: one, or two for an enforced tool_choice."""
+        return [self.spec] if self.retry_spec is None else [self.spec, self.retry_spec]
 
 
 @dataclass
@@ -72,11 +79,13 @@ def prepare(
     timeout: Any,
     tuning: DeploymentTuning | None = None,
     reported: set[str] | None = None,
+    pooled: bool = True,
 ) -> PreparedTurn:
     """Check the request and decide how the CLI will run it.
 
     ``reported``: the ignored parameters already logged by this provider
-    (each is logged once); None logs nothing.
+    (each is logged once); None logs nothing. ``pooled`` False: the request
+    gets a process of its own even when the server pools them.
 
     Raises:
         TranslationError: the request cannot be served (becomes HTTP 400).
@@ -88,6 +97,7 @@ def prepare(
     conversation = to_conversation(messages)
     tuning = tuning or DeploymentTuning()
     resolved = tuning.resolved(settings)
+    pooled = pooled and settings.pool
     credentials = resolve_credentials(api_key, cloud=cloud_credentials(tuning.env))
     home = credential_home(settings.private_home, credentials)
     env = cli_environment(
@@ -109,7 +119,7 @@ def prepare(
         effort=options.effort,
         thinking=options.thinking,
         output_schema_json=json.dumps(schema, sort_keys=True) if schema is not None else None,
-        park_tools=bool(tools.offered) and settings.pool and resolved.tool_wait > 0,
+        park_tools=bool(tools.offered) and pooled and resolved.tool_wait > 0,
     )
     retry_spec = None
     if tools.enforced:
@@ -125,6 +135,7 @@ def prepare(
         schema=schema,
         credential_id=credentials.id,
         home=home,
+        pooled=pooled,
     )
 
 
@@ -134,7 +145,7 @@ def _with_instruction(system_prompt: str | None, instruction: str | None) -> str
     return f"{system_prompt}\n\n{instruction}" if system_prompt else instruction
 
 
-async def run(turn: PreparedTurn, settings: Settings, pool: Processes) -> AsyncGenerator[StreamItem, None]:
+async def run(turn: PreparedTurn, processes: Processes) -> AsyncGenerator[StreamItem, None]:
     """Yield the answer's deltas, then its TurnResult.
 
     With an enforced ``tool_choice`` the answer is held back until it calls
@@ -146,12 +157,11 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Processes) -> AsyncG
         UpstreamError, WorkerError, CLINotFound, RequestTimeout, PoolFull, OutputError.
     """
     deadline = Deadline.after(turn.timeout)
-    specs = [turn.spec] if turn.retry_spec is None else [turn.spec, turn.retry_spec]
-    for attempt, spec in enumerate(specs, start=1):
+    for attempt, spec in enumerate(turn.specs, start=1):
         stop = StopFilter(turn.stop)
         held: list[StreamItem] | None = [] if turn.tools.enforced else None
         names: list[str] = []
-        items = _attempt(turn, spec, settings, pool, deadline)
+        items = _attempt(turn, spec, processes, deadline)
         try:
             async for item in items:
                 if isinstance(item, Restart):
@@ -185,84 +195,116 @@ async def run(turn: PreparedTurn, settings: Settings, pool: Processes) -> AsyncG
 
 
 async def _attempt(
-    turn: PreparedTurn, spec: LaunchSpec, settings: Settings, processes: Processes, deadline: Deadline
+    turn: PreparedTurn, spec: LaunchSpec, processes: Processes, deadline: Deadline
 ) -> AsyncGenerator[StreamItem, None]:
-    """One CLI turn on a process from ``processes``; it goes back only if the
-    turn completed, so no process outlives the request half finished.
+    """One CLI turn, with one more lease if the first fails unseen.
 
     A warm process that turns out dead before it answered anything (killed
     while idle, just before the lease) is replaced once, unseen by the client.
     """
-    settings.ensure_dirs()
-    if turn.home is not None:
-        turn.home.mkdir(mode=0o700, exist_ok=True)
     results = parked_results(turn.conversation) if spec.park_tools else None
     for chance in (1, 2):
-        lease = await processes.acquire(
-            spec,
-            turn.conversation,
-            deadline=deadline,
-            tuning=turn.tuning,
-            tool_results=results,
-        )
-        access_log.note(
-            process=access_log.process_kind(lease.mode, bool(turn.conversation.history)),
-            queue_ms=round(lease.waited * 1000, 1),
-        )
-        started = time.monotonic()
-        assembler = TurnAssembler(
-            structured=turn.schema is not None, offered=frozenset(tool.name for tool in turn.tools.offered)
-        )
-        answer: list[str] = []
-        calls: dict[int, ToolCallDelta] = {}
-        completed = parked = yielded = False
+        lease = await _lease(turn, spec, processes, deadline, results)
+        answer = AnswerBuffer()
         try:
-            logger.debug(
-                "cli_turn.started model=%s history=%d mode=%s",
-                spec.model,
-                len(turn.conversation.history),
-                lease.mode,
-            )
-            if lease.mode == "parked" and results is not None:
-                job = lease.session.resume_with(results, deadline)
-            else:
-                job = lease.session.turn(turn.conversation.prompt, deadline)
-            async for message in job:
-                for item in assembler.feed(message):
-                    if isinstance(item, TextDelta):
-                        answer.append(item.text)
-                    elif isinstance(item, ToolCallDelta):
-                        _merge_call(calls, item)
-                    elif isinstance(item, Restart):
-                        answer.clear()  # the lost attempt is not part of the conversation
-                        calls.clear()
-                    if isinstance(item, TurnResult) and turn.schema is not None:
-                        _check_schema(item.structured_output, turn.schema)
-                    yielded = True
-                    yield item
-                if assembler.done:
-                    break
-            else:
-                yield assembler.finish_without_result()
-            completed = job.completed and assembler.ended_by_result and not assembler.structured
-            parked = spec.park_tools and assembler.waits_for_client and lease.session.phase is Phase.BUSY
-            if parked:
-                lease.session.park()
+            async for item in _stream(turn, spec, processes, lease, deadline, results, answer):
+                yield item
             return
         except WorkerError:
-            if yielded or lease.mode == "start" or chance == 2:
+            if answer.seen or lease.mode == "start" or chance == 2:
                 raise
             logger.warning("a warm Claude Code process was gone when its turn began; starting another")
-        finally:
-            holds = None
-            if completed or parked:
-                echoed = [(c.id or "", c.name or "", c.arguments or "{}") for c in calls.values()] if parked else []
-                holds = [*client_turns(turn.conversation), echoed_assistant_turn("".join(answer), echoed)]
-            waiting = frozenset(c.id for c in calls.values() if c.id) if parked else None
-            await asyncio.shield(processes.release(lease, reusable=completed, holds=holds, parked=waiting))
-            if assembler.rate_limit is not None:  # success or a rejection: the CLI's latest report
-                processes.metrics.record_rate_limits(turn.credential_id, assembler.rate_limit)
-            logger.debug("cli_turn.complete model=%s seconds=%.3f", spec.model, time.monotonic() - started)
+
+
+async def _lease(
+    turn: PreparedTurn,
+    spec: LaunchSpec,
+    processes: Processes,
+    deadline: Deadline,
+    results: dict[str, ToolResult] | None,
+) -> Lease:
+    lease = await processes.lease(
+        spec,
+        turn.conversation,
+        deadline=deadline,
+        tuning=turn.tuning,
+        tool_results=results,
+        home=turn.home,
+        pooled=turn.pooled,
+    )
+    access_log.note(
+        process=access_log.process_kind(lease.mode, bool(turn.conversation.history)),
+        queue_ms=round(lease.waited * 1000, 1),
+    )
+    return lease
+
+
+async def _stream(
+    turn: PreparedTurn,
+    spec: LaunchSpec,
+    processes: Processes,
+    lease: Lease,
+    deadline: Deadline,
+    results: dict[str, ToolResult] | None,
+    answer: AnswerBuffer,
+) -> AsyncGenerator[StreamItem, None]:
+    """The lease's turn as stream items, each also written into ``answer``;
+    then the process goes back as the turn's :class:`Outcome` says, however it ended."""
+    assembler = TurnAssembler(structured=turn.schema is not None, offered=frozenset(t.name for t in turn.tools.offered))
+    outcome = Outcome()  # until the turn has run to its end: a failed one
+    started = time.monotonic()
+    logger.debug("cli_turn.started model=%s history=%d mode=%s", spec.model, len(turn.conversation.history), lease.mode)
+    try:
+        if lease.mode == "parked" and results is not None:
+            job = lease.session.resume_with(results, deadline)
+        else:
+            job = lease.session.turn(turn.conversation.prompt, deadline)
+        async for message in job:
+            for item in assembler.feed(message):
+                if isinstance(item, TurnResult):
+                    item = _finished(turn, processes, item)
+                answer.add(item)
+                yield item
+            if assembler.done:
+                break
+        else:
+            last = _finished(turn, processes, assembler.finish_without_result())
+            answer.add(last)
+            yield last
+        outcome = Outcome(
+            result_seen=job.completed,
+            ended_by_result=assembler.ended_by_result,
+            structured=assembler.structured,
+            parks=spec.park_tools,
+            waits_for_client=assembler.waits_for_client,
+            phase=lease.session.phase,
+        )
+    finally:
+        if assembler.rate_limit is not None:  # a rejection too: the CLI's latest report
+            processes.reported(turn.credential_id, assembler.rate_limit)
+        await asyncio.shield(_release(turn, processes, lease, answer, outcome))
+        logger.debug("cli_turn.complete model=%s seconds=%.3f", spec.model, time.monotonic() - started)
+
+
+def _finished(turn: PreparedTurn, processes: Processes, result: TurnResult) -> TurnResult:
+    """The result as the client gets it: its schema kept, the credential's latest limits on it."""
+    if turn.schema is not None:
+        _check_schema(result.structured_output, turn.schema)
+    return replace(result, rate_limit=processes.reported(turn.credential_id, result.rate_limit))
+
+
+async def _release(
+    turn: PreparedTurn, processes: Processes, lease: Lease, answer: AnswerBuffer, outcome: Outcome
+) -> None:
+    """The process back to the pool, holding the conversation as the client will send it next."""
+    plan = release_plan(outcome)
+    holds = None
+    if plan.holds_answer:
+        calls = answer.tool_calls if plan.park else []
+        echoed = [(c.id or "", c.name or "", c.arguments or "{}") for c in calls]
+        holds = [*client_turns(turn.conversation), echoed_assistant_turn(answer.text, echoed)]
+    waiting = frozenset(c.id for c in answer.tool_calls if c.id)
+    await processes.release(lease, plan, holds=holds, waiting=waiting)
 
 
 def parked_results(conversation: Conversation) -> dict[str, ToolResult] | None:
@@ -270,11 +312,6 @@ def parked_results(conversation: Conversation) -> dict[str, ToolResult] | None:
     if not answers_tool_results(conversation) or conversation.history[-1].role != "user":
         return None
     return results_of(conversation.history[-1].content)
-
-
-def _merge_call(calls: dict[int, ToolCallDelta], item: ToolCallDelta) -> None:
-    first = calls.get(item.index)
-    calls[item.index] = item if first is None else replace(first, arguments=first.arguments + item.arguments)
 
 
 def _check_schema(value: Any, schema: dict[str, Any]) -> None:
@@ -285,7 +322,7 @@ def _check_schema(value: Any, schema: dict[str, Any]) -> None:
         raise SchemaMismatch(exc.message) from exc
 
 
-async def collect(turn: PreparedTurn, settings: Settings, pool: Processes) -> Answer:
+async def collect(turn: PreparedTurn, processes: Processes) -> Answer:
     """The whole answer, for a non-streamed response.
 
     A :class:`Restart` (the upstream lost the attempt and the CLI retried)
@@ -293,24 +330,11 @@ async def collect(turn: PreparedTurn, settings: Settings, pool: Processes) -> An
     A refused answer (``content_filter``) carries no tool calls: the refusal
     may have cut one short, and the CLI ran none of them.
     """
-    text: list[str] = []
-    thinking: list[str] = []
-    calls: dict[int, ToolCallDelta] = {}
-    result: TurnResult | None = None
-    async for item in run(turn, settings, pool):
-        if isinstance(item, TextDelta):
-            text.append(item.text)
-        elif isinstance(item, ReasoningDelta):
-            thinking.append(item.text)
-        elif isinstance(item, ToolCallDelta):
-            _merge_call(calls, item)
-        elif isinstance(item, TurnResult):
-            result = item
-        else:  # a Restart
-            text, thinking, calls = [], [], {}
+    answer = AnswerBuffer()
+    async for item in run(turn, processes):
+        answer.add(item)
+    result = answer.result
     assert result is not None  # run() always ends with a result or raises
-    content = "".join(text)
-    if result.structured_output is not None:
-        content = json.dumps(result.structured_output)
-    merged = [] if result.finish_reason == "content_filter" else list(calls.values())
-    return Answer(text=content, reasoning="".join(thinking), tool_calls=merged, result=result)
+    content = answer.text if result.structured_output is None else json.dumps(result.structured_output)
+    calls = [] if result.finish_reason == "content_filter" else answer.tool_calls
+    return Answer(text=content, reasoning=answer.reasoning, tool_calls=calls, result=result)

@@ -115,7 +115,7 @@ async def test_one_shot_counts_every_request_as_a_start_and_a_miss() -> None:
     metrics = Metrics()
     processes = OneShot(Factory(), metrics=metrics)
     lease = await processes.acquire(spec(), convo(), deadline=far())
-    await processes.release(lease, reusable=True, holds=None)
+    await lease.session.close()
     assert value(metrics, "process_starts_total", reason="request") == 1
     assert value(metrics, "warm_misses_total") == 1
     assert value(metrics, "processes", state="warm") is None  # no pool: no process gauges

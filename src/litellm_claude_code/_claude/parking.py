@@ -21,13 +21,13 @@ import json
 import logging
 from collections import defaultdict, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from claude_agent_sdk.types import PermissionResultAllow, PermissionResultDeny, ToolPermissionContext
 
 from .client_tools import PREFIX
 from .options import STRUCTURED_OUTPUT_TOOL
+from .types import ToolResult
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +36,6 @@ logger = logging.getLogger(__name__)
 # file and shows the model a preview. Larger results take the resume path.
 MAX_INLINE_RESULT_CHARS = 400_000
 NOT_HERE = "Client functions run on the client, not here."
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """What the client sent back for one call."""
-
-    text: str
-    is_error: bool = False
 
 
 def _args_key(name: str, arguments: Mapping[str, Any]) -> tuple[str, str]:

@@ -103,9 +103,10 @@ class Lease:
     entry: Entry
     mode: Mode
     waited: float = 0.0  # seconds the request waited for a slot (queued)
+    pooled: bool = True  # False: a process of its own, ended after the turn
 
     @property
-    def session(self) -> Any:
+    def session(self) -> Session:
         return self.entry.session
 
 
@@ -580,12 +581,4 @@ class OneShot:
         self.metrics.record_start("request")
         self.metrics.record_lease("start")
         await session.start(timeout=max(0.001, min(self._start_timeout, deadline.remaining())))
-        return Lease(Entry(session, spec.key(), spec, State.LEASED), "start")
-
-    async def release(
-        self, lease: Lease, *, reusable: bool, holds: list[Turn] | None, parked: frozenset[str] | None = None
-    ) -> None:
-        await lease.entry.session.close()
-
-
-Processes = Pool | OneShot
+        return Lease(Entry(session, spec.key(), spec, State.LEASED), "start", pooled=False)

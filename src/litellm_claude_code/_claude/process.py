@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from .._shapes import ContentBlock
 from ..errors import RequestTimeout
+from .types import ToolResult
 
 
 class Phase(enum.Enum):
@@ -56,8 +59,16 @@ class Deadline:
 ResetOutcome = Literal["rewound", "cleared"] | None
 
 
+class Job(Protocol):
+    """One turn's SDK messages, up to and including its result."""
+
+    completed: bool  # the CLI reported the turn's result
+
+    def __aiter__(self) -> AsyncIterator[Any]: ...
+
+
 class Session(Protocol):
-    """What the pool needs of a CLI process (see :class:`session.CLISession`)."""
+    """What the pool and a request need of a CLI process (see :class:`session.CLISession`)."""
 
     phase: Phase
 
@@ -65,6 +76,12 @@ class Session(Protocol):
     def alive(self) -> bool: ...
 
     async def start(self, timeout: float) -> None: ...
+
+    def turn(self, prompt: Sequence[ContentBlock], deadline: Deadline) -> Job: ...
+
+    def park(self) -> None: ...
+
+    def resume_with(self, results: Mapping[str, ToolResult], deadline: Deadline) -> Job: ...
 
     async def reset(self, deadline: Deadline) -> ResetOutcome: ...
 

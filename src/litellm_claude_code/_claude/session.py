@@ -36,7 +36,7 @@ import shutil
 import signal
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from ..errors import CLINotFound, RequestTimeout, SDKDrift, WorkerError
 from .credentials import claude_config_dir
 from .environment import TMPDIR
 from .options import LaunchSpec, build_options, client_data
-from .parking import ToolBridge, ToolResult
+from .parking import ToolBridge
 from .process import Deadline, Phase, ResetOutcome
 from .sdk_compat import (
     CLI_VERSION,
@@ -59,6 +59,7 @@ from .sdk_compat import (
 )
 from .transcript import transcript_entries
 from .transport import LockedDownTransport
+from .types import ToolResult
 
 logger = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ class CLISession:
         self._current = None
         self.phase = Phase.PARKED
 
-    def resume_with(self, results: dict[str, ToolResult], deadline: Deadline) -> TurnMessages:
+    def resume_with(self, results: Mapping[str, ToolResult], deadline: Deadline) -> TurnMessages:
         """Hand the client's tool results to the waiting calls; iterate the result for the next step."""
         if self.phase is not Phase.PARKED or self.bridge is None:
             raise WorkerError(f"Claude Code CLI is {self.phase.value}, not waiting for tool results")

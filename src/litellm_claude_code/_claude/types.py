@@ -37,3 +37,11 @@ class Credentials:
             return "login"
         secret = "\0".join(f"{name}={value}" for name, value in sorted(self.env.items()))
         return f"{self.kind.replace('_', '-')}-{hashlib.sha256(secret.encode()).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What the client sent back for one call."""
+
+    text: str
+    is_error: bool = False

@@ -34,7 +34,7 @@ async def live_request(settings: Settings, model: str) -> Check:
             api_key=None,
             timeout=120,
         )
-        answer = await _turn.collect(prepared, provider.settings, provider.pool())
+        answer = await _turn.collect(prepared, provider.processes)
     except ClaudeCodeError as exc:
         seconds = time.monotonic() - started
         said = to_litellm(exc, model)  # what a client of `serve` would be told
