@@ -27,7 +27,7 @@ from ._claude.pool import Lease
 from ._claude.process import Deadline
 from ._claude.processes import Outcome, Processes, release_plan
 from ._claude.stream import TurnAssembler
-from ._claude.types import ToolResult, Tuning
+from ._claude.types import Credentials, ToolResult, Tuning
 from ._openai.messages import answers_tool_results, client_turns, echoed_assistant_turn, to_conversation
 from ._openai.params import model_name, read_options
 from ._openai.stop import StopFilter
@@ -100,19 +100,10 @@ def prepare(
     pooled = pooled and settings.pool
     credentials = resolve_credentials(api_key, cloud=cloud_credentials(tuning.env))
     home = credential_home(settings.private_home, credentials)
-    env = cli_environment(
-        credentials,
-        home=home or settings.private_home,
-        max_retries=settings.cli_max_retries,
-        stream_hold_ms=settings.stream_hold_ms,
-        base_url=settings.base_url,
-        pass_env=settings.pass_env,
-        max_output_tokens=options.max_tokens,
-    )
     spec = LaunchSpec(
         model=name,
         system_prompt=_with_instruction(conversation.system_prompt, tools.instruction()),
-        env=env,
+        env=_environment(settings, credentials, home, options.max_tokens),
         cwd=str(settings.cli_directory),
         cli_path=settings.cli_path,
         tools=tools.offered,
@@ -136,6 +127,21 @@ def prepare(
         credential_id=credentials.id,
         home=home,
         pooled=pooled,
+    )
+
+
+def _environment(
+    settings: Settings, credentials: Credentials, home: Path | None, max_tokens: int | None
+) -> dict[str, str]:
+    """The CLI's environment: the credential, our own HOME, and the server's knobs."""
+    return cli_environment(
+        credentials,
+        home=home or settings.private_home,
+        max_retries=settings.cli_max_retries,
+        stream_hold_ms=settings.stream_hold_ms,
+        base_url=settings.base_url,
+        pass_env=settings.pass_env,
+        max_output_tokens=max_tokens,
     )
 
 

@@ -37,7 +37,7 @@ from ._openai import params
 from ._openai.messages import to_conversation
 from .allowed_params import allow_reasoning_params
 from .errors import PROVIDER, ConfigError, TranslationError
-from .settings import DEFAULT_TIMEOUT, Settings
+from .settings import DEFAULT_TIMEOUT
 
 logger = logging.getLogger(__name__)
 
@@ -339,8 +339,11 @@ def timeout_limit(model_group: str, server_timeout: float) -> float:
 
 
 def server_timeout() -> float:
+    """The provider's own timeout: the settings ``serve`` handed it (read once per process)."""
+    import litellm_claude_code
+
     try:
-        return Settings.from_env().timeout
+        return float(litellm_claude_code.handler.settings.timeout)
     except ConfigError:  # the provider reports it on the call itself
         return DEFAULT_TIMEOUT
 

@@ -41,9 +41,9 @@ from litellm.caching.in_memory_cache import InMemoryCache
 from litellm.integrations.custom_logger import CustomLogger
 
 from ._openai.messages import to_conversation
-from ._shapes import Turn
+from ._shapes import AnswerBuffer, TextDelta, ToolCallDelta, Turn
 from .errors import PROVIDER, ClaudeCodeError
-from .settings import DeploymentTuning, Settings
+from .settings import DeploymentTuning
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,6 @@ class StickyConversations(CustomLogger):
     def __init__(self) -> None:
         super().__init__()
         self._memory: InMemoryCache | None = None
-        self._settings: Settings | None = None
 
     # -- the store: Redis when the router has one (every replica sees it), else memory
     def _store(self) -> Any:
@@ -187,18 +186,16 @@ class StickyConversations(CustomLogger):
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: Any, response: Any, request_data: dict[str, Any]
     ) -> AsyncGenerator[Any, None]:
-        text: list[str] = []
-        calls: dict[int, dict[str, Any]] = {}
+        streamed = AnswerBuffer()
         hidden: Mapping[str, Any] | None = None
         async for chunk in response:
             hidden = getattr(chunk, "_hidden_params", None) or hidden
             for choice in getattr(chunk, "choices", None) or []:
                 delta = getattr(choice, "delta", None)
                 if delta is not None:
-                    text.append(getattr(delta, "content", None) or "")
-                    _merge_calls(calls, getattr(delta, "tool_calls", None) or [])
+                    _add_delta(streamed, delta)
             yield chunk
-        answer = {"role": "assistant", "content": "".join(text), "tool_calls": [calls[i] for i in sorted(calls)]}
+        answer = {"role": "assistant", "content": streamed.text, "tool_calls": _merged(streamed.tool_calls)}
         await self._record(request_data, answer, hidden)
 
     async def _record(self, data: Mapping[str, Any], answer: dict[str, Any], hidden: Mapping[str, Any] | None) -> None:
@@ -221,10 +218,10 @@ class StickyConversations(CustomLogger):
     def _lifetime(self, deployment: Mapping[str, Any], asks_for_results: bool) -> int:
         """Seconds the answering deployment keeps a process for the conversation:
         its idle TTL, or its tool wait when the answer waits for function results."""
-        if self._settings is None:
-            self._settings = Settings.from_env()
+        import litellm_claude_code  # the provider's settings: read once per process, or handed by `serve`
+
         own = DeploymentTuning.from_litellm_params({"model_info": deployment.get("model_info")})
-        tuning = own.resolved(self._settings)
+        tuning = own.resolved(litellm_claude_code.handler.settings)
         lasts = max(tuning.idle_ttl, tuning.tool_wait) if asks_for_results else tuning.idle_ttl
         return max(1, math.ceil(lasts))
 
@@ -256,15 +253,26 @@ def _calls(tool_calls: Any) -> list[dict[str, Any]]:
     return found
 
 
-def _merge_calls(calls: dict[int, dict[str, Any]], deltas: Sequence[Any]) -> None:
-    """Tool-call deltas of one index make one call (id and name first, then arguments)."""
-    for delta in deltas:
-        index = getattr(delta, "index", None) or 0
-        function = getattr(delta, "function", None)
-        call = calls.setdefault(index, {"id": None, "type": "function", "function": {"name": None, "arguments": ""}})
-        call["id"] = getattr(delta, "id", None) or call["id"]
-        call["function"]["name"] = getattr(function, "name", None) or call["function"]["name"]
-        call["function"]["arguments"] += getattr(function, "arguments", None) or ""
+def _merged(calls: Sequence[ToolCallDelta]) -> list[dict[str, Any]]:
+    return [
+        {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+        for call in calls
+    ]
+
+
+def _add_delta(answer: AnswerBuffer, delta: Any) -> None:
+    """One streamed OpenAI delta into the answer: its text, and its parts of tool calls."""
+    answer.add(TextDelta(getattr(delta, "content", None) or ""))
+    for call in getattr(delta, "tool_calls", None) or []:
+        function = getattr(call, "function", None)
+        answer.add(
+            ToolCallDelta(
+                index=getattr(call, "index", None) or 0,
+                arguments=getattr(function, "arguments", None) or "",
+                id=getattr(call, "id", None),
+                name=getattr(function, "name", None),
+            )
+        )
 
 
 sticky_conversations = StickyConversations()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from litellm_claude_code.proxy_hooks import (
     server_timeout,
     timeout_limit,
 )
+from litellm_claude_code.settings import Settings
 
 HI = [{"role": "user", "content": "hi"}]
 
@@ -159,9 +161,23 @@ def test_hook_answers_400_and_leaves_other_providers_alone() -> None:
     assert "`fallbacks`" in str(caught.value.detail)
 
 
-def test_timeout_limit_is_the_servers_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LITELLM_CLAUDE_CODE_TIMEOUT", "120")
+def test_timeout_limit_is_the_setting_the_provider_was_handed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`serve` reads the settings once and hands them to the provider; the hook reads no environment."""
+    import litellm_claude_code
+    from litellm_claude_code.provider import ClaudeCodeLLM
+
+    provider = ClaudeCodeLLM()
+    provider.settings = Settings(state_dir=tmp_path, timeout=120)
+    monkeypatch.setattr(litellm_claude_code, "_handler", provider)
+    monkeypatch.setenv("LITELLM_CLAUDE_CODE_TIMEOUT", "999")  # not read again
     assert server_timeout() == 120
     assert timeout_limit("claude-code/sonnet", server_timeout()) == 120
+
+
+def test_timeout_limit_falls_back_when_the_environment_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    import litellm_claude_code
+    from litellm_claude_code.provider import ClaudeCodeLLM
+
+    monkeypatch.setattr(litellm_claude_code, "_handler", ClaudeCodeLLM())
     monkeypatch.setenv("LITELLM_CLAUDE_CODE_TIMEOUT", "not a number")
     assert server_timeout() == 600

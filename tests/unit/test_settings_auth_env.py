@@ -269,12 +269,20 @@ def test_tool_wait_0_on_a_deployment_never_parks_whatever_the_server_says(tmp_pa
     assert default.tuning.tool_wait == 300 and default.spec.park_tools
 
 
-def test_a_sticky_answer_that_asked_for_results_lives_no_longer_than_a_tool_wait_of_0(tmp_path: Path) -> None:
-    """The router's memory of a conversation: a deployment's tool_wait 0 fell back to the server's 300 s."""
+def test_a_sticky_answer_that_asked_for_results_lives_no_longer_than_a_tool_wait_of_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router's memory of a conversation: a deployment's tool_wait 0 fell back to the server's 300 s.
+    The hook takes the provider's settings (handed by `serve`), not the environment's."""
+    import litellm_claude_code
+    from litellm_claude_code.provider import ClaudeCodeLLM
     from litellm_claude_code.routing import StickyConversations
 
+    provider = ClaudeCodeLLM()
+    provider.settings = Settings(state_dir=tmp_path, idle_ttl=60, tool_wait=300)
+    monkeypatch.setattr(litellm_claude_code, "_handler", provider)
+    monkeypatch.setenv("LITELLM_CLAUDE_CODE_IDLE_TTL", "7")  # not read
     sticky = StickyConversations()
-    sticky._settings = Settings(state_dir=tmp_path, idle_ttl=60, tool_wait=300)
     deployment = {"model_info": {"id": "a", "claude_code": {"tool_wait": 0}}}
     assert sticky._lifetime(deployment, asks_for_results=True) == 60
     assert sticky._lifetime({"model_info": {"id": "b"}}, asks_for_results=True) == 300

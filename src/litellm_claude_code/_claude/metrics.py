@@ -134,7 +134,11 @@ class Metrics:
             ["credential", "status"],
             registry=self.registry,
         )
-        for reason in START_REASONS:  # every series exists from the first scrape, at 0
+        self._zero_series()
+
+    def _zero_series(self) -> None:
+        """Every labelled counter's series exists from the first scrape, at 0."""
+        for reason in START_REASONS:
             self._starts.labels(reason)
         for mode in WARM_MODES:
             self._hits.labels(mode)

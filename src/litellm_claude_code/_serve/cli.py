@@ -152,6 +152,7 @@ def _run_proxy(config: Path, host: str, port: int, settings: Settings, on_starte
     from .connections import bounded_connections
     from .quiet_start import quiet_start
 
+    provider.settings = settings  # read once: the hooks take theirs from the provider
     try:  # fail closed, before listening, if the SDK or CLI changed under a promise
         asyncio.run(provider.check_internals())
     except SDKDrift as exc:
