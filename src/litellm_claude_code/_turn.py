@@ -286,7 +286,7 @@ async def _stream(
             phase=lease.session.phase,
         )
     finally:
-        if assembler.rate_limit is not None:  # a rejection too: the CLI's latest report
+        if assembler.rate_limit is not None and answer.result is None:  # a rejection: no result carried it
             processes.reported(turn.credential_id, assembler.rate_limit)
         await asyncio.shield(_release(turn, processes, lease, answer, outcome))
         logger.debug("cli_turn.complete model=%s seconds=%.3f", spec.model, time.monotonic() - started)

@@ -219,9 +219,7 @@ async def _chunks(
 
 
 def _note_usage(result: TurnResult) -> None:
-    usage = result.usage
-    prompt = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
-    access_log.note(tokens_in=prompt, tokens_out=usage.output_tokens)
+    access_log.note(tokens_in=result.usage.prompt_tokens, tokens_out=result.usage.output_tokens)
 
 
 def _run_sync(make: Callable[[], Any]) -> Any:

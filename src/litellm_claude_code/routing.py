@@ -240,17 +240,8 @@ class StickyConversations(CustomLogger):
 
 
 def _calls(tool_calls: Any) -> list[dict[str, Any]]:
-    found = []
-    for call in tool_calls or []:
-        function = getattr(call, "function", None)
-        found.append(
-            {
-                "id": getattr(call, "id", None),
-                "type": "function",
-                "function": {"name": getattr(function, "name", None), "arguments": getattr(function, "arguments", "")},
-            }
-        )
-    return found
+    """A whole answer's calls (LiteLLM's objects) in OpenAI's message form."""
+    return _merged([_delta(call, index) for index, call in enumerate(tool_calls or [])])
 
 
 def _merged(calls: Sequence[ToolCallDelta]) -> list[dict[str, Any]]:
@@ -260,19 +251,22 @@ def _merged(calls: Sequence[ToolCallDelta]) -> list[dict[str, Any]]:
     ]
 
 
+def _delta(call: Any, index: int) -> ToolCallDelta:
+    """A LiteLLM tool call, whole or one streamed part of it."""
+    function = getattr(call, "function", None)
+    return ToolCallDelta(
+        index=index,
+        arguments=getattr(function, "arguments", None) or "",
+        id=getattr(call, "id", None),
+        name=getattr(function, "name", None),
+    )
+
+
 def _add_delta(answer: AnswerBuffer, delta: Any) -> None:
     """One streamed OpenAI delta into the answer: its text, and its parts of tool calls."""
     answer.add(TextDelta(getattr(delta, "content", None) or ""))
     for call in getattr(delta, "tool_calls", None) or []:
-        function = getattr(call, "function", None)
-        answer.add(
-            ToolCallDelta(
-                index=getattr(call, "index", None) or 0,
-                arguments=getattr(function, "arguments", None) or "",
-                id=getattr(call, "id", None),
-                name=getattr(function, "name", None),
-            )
-        )
+        answer.add(_delta(call, getattr(call, "index", None) or 0))
 
 
 sticky_conversations = StickyConversations()

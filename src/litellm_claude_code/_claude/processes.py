@@ -92,7 +92,7 @@ class Processes:
     def __init__(self, places: Places, limits: PoolLimits | None, *, metrics: Metrics | None = None) -> None:
         self.places = places
         self.metrics = metrics or Metrics()
-        self.limits = LimitWatch()  # each credential's limit status, logged when it changes
+        self._limit_watch = LimitWatch()  # each credential's limit status, logged when it changes
         self._pool_limits = limits
         self._pool: Pool | None = None
         self._run_dir: RunDir | None = None  # claimed on the first lease
@@ -147,7 +147,7 @@ class Processes:
         """Record a credential's limit report (None: none came) and return the latest known."""
         if limit is not None:
             self.metrics.record_rate_limits(credential, limit)
-        return self.limits.update(credential, limit)
+        return self._limit_watch.update(credential, limit)
 
     async def check_internals(self, cli_path: str | None, *, is_off: Callable[[str], bool]) -> None:
         """Fail closed when an SDK or CLI internal a promise leans on changed.
@@ -170,11 +170,6 @@ class Processes:
             self._pool.kill_all_now()
             self._pool = None
         self._release_run_dir()
-
-    @property
-    def pool(self) -> Pool | None:
-        """The pool of the last event loop that leased, if any (tests, benchmarks)."""
-        return self._pool
 
     def _pool_of_this_loop(self, limits: PoolLimits) -> Pool:
         loop = asyncio.get_running_loop()
