@@ -12,14 +12,20 @@ fi
 config_dir="${CLAUDE_CONFIG_DIR:-$HOME/.claude}"
 mkdir -p "$config_dir"
 
-# A credential: a subscription token, an API key, or a login kept in the volume.
-if [ -z "${CLAUDE_CODE_OAUTH_TOKEN:-}" ] && [ -z "${ANTHROPIC_API_KEY:-}" ] \
-    && [ ! -s "$config_dir/.credentials.json" ]; then
-    say "litellm-claude-code: no Claude credential found."
+# A credential, found the way serve finds one (`doctor` reads credentials.py's order) for
+# the config the command names, if it names one: a token, an API key, a deployment's
+# own api_key, or a login kept in the volume.
+config="" previous=""
+for arg in "$@"; do
+    [ "$previous" = "--config" ] && config="$arg"
+    case "$arg" in --config=*) config="${arg#--config=}" ;; esac
+    previous="$arg"
+done
+if ! litellm-claude-code doctor --only credentials ${config:+--config "$config"} >&2; then
     say ""
-    say "  Either run \`litellm-claude-code setup-token\` (a browser on any machine will do; Claude Pro/Max),"
-    say "  and pass the token it prints:  -e CLAUDE_CODE_OAUTH_TOKEN=sk-ant-oat01-..."
-    say "  or pass an Anthropic API key:  -e ANTHROPIC_API_KEY=sk-ant-api03-..."
+    say "  In this image: pass the token \`litellm-claude-code setup-token\` prints (Claude Pro/Max):"
+    say "    -e CLAUDE_CODE_OAUTH_TOKEN=sk-ant-oat01-..."
+    say "  or an Anthropic API key:  -e ANTHROPIC_API_KEY=sk-ant-api03-..."
     say "  or log in once inside the volume:"
     say "    docker compose run --rm -it --entrypoint litellm-claude-code litellm-claude-code login"
     exit 64

@@ -42,8 +42,8 @@ from litellm.integrations.custom_logger import CustomLogger
 
 from ._openai.messages import to_conversation
 from ._shapes import AnswerBuffer, TextDelta, ToolCallDelta, Turn
-from .errors import PROVIDER, ClaudeCodeError
-from .settings import DeploymentTuning
+from .errors import ClaudeCodeError
+from .settings import DeploymentTuning, is_claude_code
 
 logger = logging.getLogger(__name__)
 
@@ -107,10 +107,6 @@ def _scope(model_group: str, data: Mapping[str, Any]) -> list[str]:
     return [model_group, ""]
 
 
-def _is_claude_code(deployment: Mapping[str, Any]) -> bool:
-    return str((deployment.get("litellm_params") or {}).get("model", "")).startswith(f"{PROVIDER}/")
-
-
 def _model_id(deployment: Mapping[str, Any]) -> str | None:
     model_info = deployment.get("model_info")
     value = model_info.get("id") if isinstance(model_info, Mapping) else None
@@ -118,6 +114,7 @@ def _model_id(deployment: Mapping[str, Any]) -> str | None:
 
 
 def _router() -> Any:
+    """The proxy's router, looked up once per hook call (the proxy may replace it on a reload)."""
     try:
         from litellm.proxy.proxy_server import llm_router
     except ImportError:  # pragma: no cover - not inside the proxy
@@ -133,20 +130,13 @@ class StickyConversations(CustomLogger):
         self._memory: InMemoryCache | None = None
 
     # -- the store: Redis when the router has one (every replica sees it), else memory
-    def _store(self) -> Any:
-        redis = getattr(getattr(_router(), "cache", None), "redis_cache", None)
+    def _store(self, router: Any) -> Any:
+        redis = getattr(getattr(router, "cache", None), "redis_cache", None)
         if redis is not None:
             return redis
         if self._memory is None:
             self._memory = InMemoryCache(max_size_in_memory=MEMORY_ENTRIES)
         return self._memory
-
-    async def _get(self, key: str) -> str | None:
-        value = await self._store().async_get_cache(key)
-        return None if value is None else str(value)
-
-    async def _set(self, key: str, model_id: str, ttl: int) -> None:
-        await self._store().async_set_cache(key, model_id, ttl=ttl)
 
     # -- routing -----------------------------------------------------------
     async def async_filter_deployments(
@@ -157,12 +147,14 @@ class StickyConversations(CustomLogger):
         request_kwargs: dict[str, Any] | None = None,
         parent_otel_span: Any = None,
     ) -> list[Any]:
-        if len(healthy_deployments) < 2 or not messages or not all(_is_claude_code(d) for d in healthy_deployments):
+        if len(healthy_deployments) < 2 or not messages or not all(is_claude_code(d) for d in healthy_deployments):
             return healthy_deployments
         try:
             by_id = {_model_id(d): d for d in healthy_deployments}
+            store = self._store(_router())
             for key in lookup_keys(_scope(model, request_kwargs or {}), messages):
-                model_id = await self._get(key)
+                found = await store.async_get_cache(key)
+                model_id = None if found is None else str(found)
                 if model_id is not None and model_id in by_id:
                     logger.debug("sticky conversations: continuing on deployment %s", model_id)
                     return [by_id[model_id]]
@@ -200,18 +192,20 @@ class StickyConversations(CustomLogger):
 
     async def _record(self, data: Mapping[str, Any], answer: dict[str, Any], hidden: Mapping[str, Any] | None) -> None:
         try:
-            model_group, deployments = self._group(data)
+            router = _router()
+            model_group, deployments = _group(router, data)
             if len(deployments) < 2:
                 return  # nothing to choose between
             model_id = str((hidden or {}).get("model_id") or "")
             deployment = next((d for d in deployments if _model_id(d) == model_id), None)
-            if deployment is None or not _is_claude_code(deployment):
+            if deployment is None or not is_claude_code(deployment):
                 return
             if not answer["tool_calls"]:
                 del answer["tool_calls"]
             key = answered_key(_scope(model_group, data), data.get("messages") or [], answer)
             if key is not None:
-                await self._set(key, model_id, self._lifetime(deployment, "tool_calls" in answer))
+                lifetime = self._lifetime(deployment, "tool_calls" in answer)
+                await self._store(router).async_set_cache(key, model_id, ttl=lifetime)
         except Exception:  # the answer is the client's either way
             logger.warning("sticky conversations: could not record the answer's deployment", exc_info=True)
 
@@ -225,18 +219,18 @@ class StickyConversations(CustomLogger):
         lasts = max(tuning.idle_ttl, tuning.tool_wait) if asks_for_results else tuning.idle_ttl
         return max(1, math.ceil(lasts))
 
-    def _group(self, data: Mapping[str, Any]) -> tuple[str, list[Mapping[str, Any]]]:
-        """The model group the router served the request from, and its deployments."""
-        router = _router()
-        model = data.get("model")
-        if router is None or not isinstance(model, str):
-            return "", []
-        for name in ("litellm_metadata", "metadata"):
-            metadata = data.get(name)
-            if isinstance(metadata, Mapping) and isinstance(metadata.get("model_group"), str):
-                model = metadata["model_group"]
-                break
-        return model, list(router.get_model_list(model_name=model) or [])
+
+def _group(router: Any, data: Mapping[str, Any]) -> tuple[str, list[Mapping[str, Any]]]:
+    """The model group the router served the request from, and its deployments."""
+    model = data.get("model")
+    if router is None or not isinstance(model, str):
+        return "", []
+    for name in ("litellm_metadata", "metadata"):
+        metadata = data.get(name)
+        if isinstance(metadata, Mapping) and isinstance(metadata.get("model_group"), str):
+            model = metadata["model_group"]
+            break
+    return model, list(router.get_model_list(model_name=model) or [])
 
 
 def _calls(tool_calls: Any) -> list[dict[str, Any]]:
@@ -276,7 +270,7 @@ def groups_with_several(model_list: Sequence[Mapping[str, Any]]) -> list[str]:
     """The model groups that have more than one claude-code deployment to choose between."""
     counts: dict[str, int] = {}
     for deployment in model_list:
-        if _is_claude_code(deployment) and isinstance(name := deployment.get("model_name"), str):
+        if is_claude_code(deployment) and isinstance(name := deployment.get("model_name"), str):
             counts[name] = counts.get(name, 0) + 1
     return sorted(name for name, count in counts.items() if count > 1)
 

@@ -30,7 +30,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from ._claude import capacity
 from ._claude.types import Tuning
-from .errors import ConfigError
+from .errors import PROVIDER, ConfigError
 
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_TOOL_WAIT = 300.0
@@ -361,6 +361,12 @@ def _shown(default: Any) -> str:
     if isinstance(default, float) and default.is_integer():
         return str(int(default))
     return str(default)
+
+
+def is_claude_code(deployment: Mapping[str, Any]) -> bool:
+    """A proxy config's deployment that this provider answers (``claude-code/<model>``)."""
+    params = deployment.get("litellm_params")
+    return isinstance(params, Mapping) and str(params.get("model", "")).startswith(f"{PROVIDER}/")
 
 
 class DeploymentTuning(BaseModel):

@@ -155,3 +155,20 @@ def test_doctor_reports_each_sdk_internal(tmp_path: Path) -> None:
         [sys.executable, "-m", "litellm_claude_code", "doctor"], env=env, capture_output=True, text=True, timeout=60
     )
     assert "[warn] Internal stream-hold: changed (not needed: its setting is off)" in off.stdout
+
+
+def test_doctor_reads_each_deployments_credential_from_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - {model_name: sonnet, litellm_params: {model: claude-code/sonnet, api_key: os.environ/MINE}}\n"
+        "  - {model_name: other, litellm_params: {model: openai/gpt, api_key: os.environ/UNRELATED}}\n"
+    )
+    environ = {"HOME": str(tmp_path), "MINE": "sk-ant-api03-x"}
+    own = check_credentials(environ, config)
+    assert own.status == "ok" and "every deployment sets its own credential" in own.detail
+    # The variable unset: LiteLLM hands no key, so the environment's credential is used, and said.
+    fallback = check_credentials({"HOME": str(tmp_path), "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-x"}, config)
+    assert fallback.status == "warn" and "names MINE, which is not set" in fallback.detail
+    assert "UNRELATED" not in fallback.detail and "sk-ant" not in fallback.detail
+    assert check_credentials({"HOME": str(tmp_path)}, config).status == "fail"

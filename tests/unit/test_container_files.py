@@ -75,10 +75,13 @@ def test_dockerignore_keeps_tests_and_git_out() -> None:
 
 def run_entrypoint(home: Path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
     """Run the entrypoint script as an unprivileged user (it refuses root)."""
-    base = {"PATH": os.environ["PATH"], "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude")}
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"  # litellm-claude-code, as in the image
+    base = {"PATH": path, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude")}
     prefix: list[str] = []
     if os.geteuid() == 0:
-        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        # Not root, as the image's user is; allowed to read the interpreter wherever it lives (/root/...).
+        reader = ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *reader]
     return subprocess.run(
         [*prefix, "sh", str(ENTRYPOINT), *command], env={**base, **env}, capture_output=True, text=True, timeout=60
     )
@@ -100,6 +103,20 @@ def test_entrypoint_without_a_credential_explains_how_to_get_one(home: Path) -> 
     done = run_entrypoint(home, {}, "echo", "started")
     assert done.returncode == 64
     assert "litellm-claude-code setup-token" in done.stderr and "started" not in done.stdout
+
+
+def test_entrypoint_reads_the_credentials_of_the_config_the_command_names(home: Path) -> None:
+    config = home / "config.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: sonnet\n"
+        "    litellm_params: {model: claude-code/sonnet, api_key: os.environ/TEAM_KEY}\n"
+    )
+    unset = run_entrypoint(home, {}, "litellm-claude-code", "serve", "--config", str(config))
+    assert unset.returncode == 64 and "no credential found" in unset.stderr
+    done = run_entrypoint(home, {"TEAM_KEY": "sk-ant-api03-x"}, "sh", "-c", "echo started", f"--config={config}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "started"
 
 
 def test_entrypoint_prepares_state_and_points_serve_at_the_volume_for_its_key(home: Path) -> None:

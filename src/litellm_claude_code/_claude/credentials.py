@@ -108,6 +108,20 @@ def resolve_credentials(
     return Credentials("login", login_env)
 
 
+def configured_credentials(deployment: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Credentials:
+    """The credential a deployment of a proxy config will use, read before LiteLLM
+    reads the config: an ``os.environ/NAME`` api_key is what LiteLLM makes of it
+    (the variable, or none when it is unset). Raises ConfigError for a bad cloud env."""
+    params = deployment.get("litellm_params") or {}
+    info = deployment.get("model_info") or {}
+    claude_code = info.get("claude_code") if isinstance(info, Mapping) else None
+    cloud = cloud_credentials(claude_code.get("env") if isinstance(claude_code, Mapping) else None, environ)
+    key = params.get("api_key") if isinstance(params, Mapping) else None
+    if isinstance(key, str) and key.startswith(ENV_REFERENCE):
+        key = environ.get(key.removeprefix(ENV_REFERENCE))
+    return resolve_credentials(key if isinstance(key, str) else None, environ, cloud)
+
+
 def _from_key(key: str) -> Credentials:
     """``sk-ant-oat...`` is a subscription OAuth token; anything else an API key."""
     if key.startswith(OAUTH_PREFIX):

@@ -16,7 +16,7 @@ import click
 
 from ..errors import ClaudeCodeError, ConfigError, SDKDrift
 from ..settings import Settings, log_level
-from .doctor import check_process_cap, check_sharing, run_checks
+from .doctor import Check, check_credentials, check_process_cap, check_sharing, run_checks
 from .master_key import ensure_master_key
 
 EMBEDDED_CONFIG = "proxy_config.yaml"
@@ -218,8 +218,16 @@ def config(example: str | None) -> None:
     help="The proxy config `serve --config` will run (default: the embedded one).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address `serve` will bind.")
-def doctor(live: bool, model: str, config_file: Path | None, host: str) -> None:
+@click.option(
+    "--only",
+    type=click.Choice(["credentials"]),
+    help="Run one check (the image's entrypoint asks for the credential before it starts `serve`).",
+)
+def doctor(live: bool, model: str, config_file: Path | None, host: str, only: str | None) -> None:
     """Check every prerequisite and explain what is missing."""
+    if only == "credentials":
+        _report([check_credentials(os.environ, config_file)])
+        return
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
@@ -229,6 +237,12 @@ def doctor(live: bool, model: str, config_file: Path | None, host: str) -> None:
         from .live_check import live_request
 
         checks.append(asyncio.run(live_request(settings, model)))
+    _report(checks)
+    click.echo("\nEverything needed is in place: run `litellm-claude-code serve`.")
+
+
+def _report(checks: list[Check]) -> None:
+    """Each check on a line; exit status 1 when one failed."""
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in checks:
         click.echo(f"[{marks[check.status]}] {check.name}: {check.detail}")
@@ -236,7 +250,6 @@ def doctor(live: bool, model: str, config_file: Path | None, host: str) -> None:
     if failed:
         click.echo(f"\n{len(failed)} problem(s) to fix: {', '.join(failed)}.", err=True)
         sys.exit(1)
-    click.echo("\nEverything needed is in place: run `litellm-claude-code serve`.")
 
 
 @main.command("setup-token")

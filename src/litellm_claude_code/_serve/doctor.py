@@ -7,11 +7,20 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .._claude.capacity import machine_capacity
-from .._claude.credentials import OAUTH_PREFIX, claude_config_dir, login_file
-from ..settings import ENV_PREFIX, Settings
+from .._claude.credentials import (
+    ENV_REFERENCE,
+    OAUTH_PREFIX,
+    claude_config_dir,
+    configured_credentials,
+    login_file,
+    resolve_credentials,
+)
+from .._claude.types import Credentials
+from ..errors import ConfigError
+from ..settings import Settings, is_claude_code, variable_name
 from .master_key import key_file
 
 Status = Literal["ok", "warn", "fail"]
@@ -54,7 +63,7 @@ def probe_cli(settings: Settings) -> CLIProbe:
                 "Claude Code CLI",
                 "fail",
                 f"not found{where}. Install the SDK, whose wheel bundles it: `pip install claude-agent-sdk`, "
-                "or set LITELLM_CLAUDE_CODE_CLI_PATH to a `claude` binary.",
+                f"or set {variable_name('cli_path')} to a `claude` binary.",
             )
         )
     try:
@@ -78,13 +87,50 @@ def check_cli(settings: Settings) -> Check:
     return probe_cli(settings).check
 
 
-def check_credentials(environ: Mapping[str, str] = os.environ) -> Check:
-    token = environ.get("CLAUDE_CODE_OAUTH_TOKEN")
-    if token:
+def check_credentials(environ: Mapping[str, str] = os.environ, config: Path | None = None) -> Check:
+    """What the claude-code deployments of ``config`` (default: one with no key of
+    its own) will authenticate with, in ``credentials.py``'s order."""
+    try:
+        model_list = read_model_list(config) if config is not None else []
+    except (OSError, ValueError) as exc:
+        return Check("Credentials", "fail", f"could not read {config}: {exc}")
+    deployments = [d for d in model_list if is_claude_code(d)]
+    fallback = resolve_credentials(None, environ)
+    try:
+        chosen = [configured_credentials(d, environ) for d in deployments] or [fallback]
+    except ConfigError as exc:
+        return Check("Credentials", "fail", str(exc))
+    unset = [name for d in deployments if (name := _unset_reference(d, environ))]
+    if fallback not in chosen:
+        return Check("Credentials", "ok", "every deployment sets its own credential (api_key or a cloud provider).")
+    check = _environment_credential(fallback, environ)
+    if unset and check.status == "ok":
+        names = ", ".join(sorted(set(unset)))
+        return Check(
+            "Credentials",
+            "warn",
+            f"{check.detail} A deployment's api_key names {names}, which is not set: "
+            "that deployment uses the same credential.",
+        )
+    return check
+
+
+def _unset_reference(deployment: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
+    key = (deployment.get("litellm_params") or {}).get("api_key")
+    if isinstance(key, str) and key.startswith(ENV_REFERENCE) and not environ.get(key.removeprefix(ENV_REFERENCE)):
+        return key.removeprefix(ENV_REFERENCE)
+    return None
+
+
+def _environment_credential(credentials: Credentials, environ: Mapping[str, str]) -> Check:
+    """The credential of the proxy's environment, said in words."""
+    if credentials.kind == "oauth_token":
+        token = credentials.env["CLAUDE_CODE_OAUTH_TOKEN"]
         shape = "" if token.startswith(OAUTH_PREFIX) else f" (it does not start with {OAUTH_PREFIX}: is it complete?)"
-        status: Status = "ok" if not shape else "warn"
-        return Check("Credentials", status, f"CLAUDE_CODE_OAUTH_TOKEN is set{shape}; it will be used.")
-    if environ.get("ANTHROPIC_API_KEY"):
+        return Check(
+            "Credentials", "warn" if shape else "ok", f"CLAUDE_CODE_OAUTH_TOKEN is set{shape}; it will be used."
+        )
+    if credentials.kind == "api_key":
         return Check("Credentials", "ok", "ANTHROPIC_API_KEY is set; it will be used (billed per token).")
     stored = login_file(environ)
     if stored is not None:
@@ -142,15 +188,25 @@ def check_internals(settings: Settings) -> list[Check]:
     return checks
 
 
-def check_sharing(config: Path, host: str, environ: Mapping[str, str] = os.environ) -> list[Check]:
-    """Anthropic's terms on the config ``serve`` will run (see :mod:`terms`): a warning per finding."""
+def read_model_list(config: Path) -> list[Mapping[str, Any]]:
+    """The ``model_list`` of the proxy config ``serve`` will run; raises OSError or ValueError."""
     import yaml
 
+    try:
+        loaded = yaml.safe_load(config.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from exc
+    model_list = loaded.get("model_list") if isinstance(loaded, Mapping) else None
+    return [d for d in model_list or [] if isinstance(d, Mapping)]
+
+
+def check_sharing(config: Path, host: str, environ: Mapping[str, str] = os.environ) -> list[Check]:
+    """Anthropic's terms on the config ``serve`` will run (see :mod:`terms`): a warning per finding."""
     from .terms import sharing_warnings
 
     try:
-        model_list = (yaml.safe_load(config.read_text()) or {}).get("model_list") or []
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        model_list = read_model_list(config)
+    except (OSError, ValueError) as exc:
         return [Check("Terms", "warn", f"could not read {config}: {exc}")]
     warnings = sharing_warnings(model_list, environ, host)
     if not warnings:
@@ -181,7 +237,7 @@ def check_state_dir(settings: Settings) -> Check:
 
 def check_process_cap(settings: Settings, environ: Mapping[str, str] = os.environ, root: Path = Path("/")) -> Check:
     """The cap and where it came from; ``serve`` prints the same line at start-up."""
-    variable = ENV_PREFIX + "MAX_PROCESSES"
+    variable = variable_name("max_processes")
     if environ.get(variable):
         return Check("Process cap", "ok", f"{settings.max_processes} Claude Code processes at once, set by {variable}.")
     derived = machine_capacity(root)
@@ -203,7 +259,7 @@ def run_checks(
     cli = probe_cli(settings)
     checks = [
         cli.check,
-        check_credentials(environ),
+        check_credentials(environ, config),
         check_versions(cli.version),
         *check_internals(settings),
         *check_sharing(config or embedded_config_path(), host, environ),

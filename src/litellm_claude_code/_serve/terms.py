@@ -14,31 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._claude.credentials import ENV_REFERENCE, resolve_credentials
-from ..errors import PROVIDER, ConfigError
-from ..settings import DeploymentTuning
+from .._claude.credentials import configured_credentials
+from ..errors import ConfigError
+from ..settings import is_claude_code
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SUBSCRIPTION_KINDS = ("oauth_token", "login")
-
-
-def _credential(params: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[str, str] | None:
-    """(kind, id) of the credential a deployment uses; None for a cloud one or an unset reference."""
-    key = params.get("api_key")
-    if isinstance(key, str) and key.startswith(ENV_REFERENCE):
-        key = environ.get(key.removeprefix(ENV_REFERENCE))
-        if not key:
-            return None
-    credentials = resolve_credentials(key if isinstance(key, str) else None, environ)
-    return credentials.kind, credentials.id
-
-
-def _on_a_cloud(deployment: Mapping[str, Any]) -> bool:
-    """Bedrock, Vertex AI or Foundry (``model_info.claude_code.env``): the cloud's terms, not a subscription."""
-    try:
-        return bool(DeploymentTuning.from_litellm_params({"model_info": deployment.get("model_info")}).env)
-    except ConfigError:
-        return False  # serve reports a bad one itself
 
 
 def sharing_warnings(model_list: Sequence[Mapping[str, Any]], environ: Mapping[str, str], host: str) -> list[str]:
@@ -46,20 +27,16 @@ def sharing_warnings(model_list: Sequence[Mapping[str, Any]], environ: Mapping[s
     groups: dict[str, list[str]] = {}
     subscriptions: set[str] = set()
     for deployment in model_list:
-        params = deployment.get("litellm_params") or {}
-        info = deployment.get("model_info") or {}
-        cloud = (
-            isinstance(info, Mapping)
-            and isinstance(info.get("claude_code"), Mapping)
-            and info["claude_code"].get("env")
-        )
-        if not str(params.get("model", "")).startswith(f"{PROVIDER}/") or cloud:
+        if not is_claude_code(deployment):
             continue
-        found = _credential(params, environ)
-        if found is None or found[0] not in SUBSCRIPTION_KINDS:
+        try:
+            credentials = configured_credentials(deployment, environ)
+        except ConfigError:
+            continue  # serve reports a bad cloud env itself
+        if credentials.kind not in SUBSCRIPTION_KINDS:
             continue
-        subscriptions.add(found[1])
-        groups.setdefault(str(deployment.get("model_name")), []).append(found[1])
+        subscriptions.add(credentials.id)
+        groups.setdefault(str(deployment.get("model_name")), []).append(credentials.id)
     warnings = []
     for name, ids in sorted(groups.items()):
         if len(set(ids)) > 1:
