@@ -16,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from . import access_log
 from ._claude.credentials import cloud_credentials, credential_home, resolve_credentials
 from ._claude.environment import cli_environment
@@ -25,15 +23,15 @@ from ._claude.options import LaunchSpec
 from ._claude.parking import results_of
 from ._claude.pool import Lease
 from ._claude.process import Deadline
-from ._claude.processes import Outcome, Processes, release_plan
+from ._claude.processes import Outcome, Processes
 from ._claude.stream import TurnAssembler
 from ._claude.types import Credentials, ToolResult, Tuning
-from ._openai.messages import answers_tool_results, client_turns, echoed_assistant_turn, to_conversation
+from ._openai.messages import FollowUp, answers_tool_results, to_conversation
 from ._openai.params import model_name, read_options
 from ._openai.stop import StopFilter
 from ._openai.tools import ToolPlan
-from ._shapes import AnswerBuffer, Conversation, Restart, StreamItem, ToolCallDelta, TurnResult
-from .errors import PROVIDER, OutputError, SchemaMismatch, WorkerError
+from ._shapes import AnswerBuffer, Conversation, RateLimit, Restart, StreamItem, ToolCallDelta, TurnResult
+from .errors import PROVIDER, OutputError, WorkerError
 from .settings import DeploymentTuning, Settings, request_timeout
 
 logger = logging.getLogger(__name__)
@@ -51,6 +49,8 @@ class PreparedTurn:
     schema: dict[str, Any] | None = None  # structured output
     credential_id: str = "login"  # non-secret name of the credential (logs, metrics)
     home: Path | None = None  # the credential's own CLI state directory, made on first use
+    tool_results: dict[str, ToolResult] | None = None  # what a parked process waits for, when only that is new
+    follow_up: FollowUp = field(default_factory=lambda: FollowUp(()))  # the history the client sends next
     pooled: bool = True  # False: a process of its own, ended with the request (nothing parks)
 
     @property
@@ -112,21 +112,20 @@ def prepare(
         output_schema_json=json.dumps(schema, sort_keys=True) if schema is not None else None,
         park_tools=bool(tools.offered) and pooled and resolved.tool_wait > 0,
     )
-    retry_spec = None
-    if tools.enforced:
-        retry_spec = replace(spec, system_prompt=_with_instruction(spec.system_prompt, tools.instruction(insist=True)))
     return PreparedTurn(
         spec=spec,
         conversation=conversation,
         timeout=request_timeout(timeout, settings.timeout),
         tuning=resolved,
         tools=tools,
-        retry_spec=retry_spec,
+        retry_spec=_insisting(spec, tools) if tools.enforced else None,
         stop=options.stop,
         schema=schema,
         credential_id=credentials.id,
         home=home,
         pooled=pooled,
+        tool_results=parked_results(conversation) if spec.park_tools else None,
+        follow_up=FollowUp.of(conversation),
     )
 
 
@@ -143,6 +142,11 @@ def _environment(
         pass_env=settings.pass_env,
         max_output_tokens=max_tokens,
     )
+
+
+def _insisting(spec: LaunchSpec, tools: ToolPlan) -> LaunchSpec:
+    """The second try of an enforced ``tool_choice``: the instruction said more firmly."""
+    return replace(spec, system_prompt=_with_instruction(spec.system_prompt, tools.instruction(insist=True)))
 
 
 def _with_instruction(system_prompt: str | None, instruction: str | None) -> str | None:
@@ -164,10 +168,10 @@ async def run(turn: PreparedTurn, processes: Processes) -> AsyncGenerator[Stream
     """
     deadline = Deadline.after(turn.timeout)
     for attempt, spec in enumerate(turn.specs, start=1):
+        items = _attempt(turn, spec, processes, deadline)
         stop = StopFilter(turn.stop)
         held: list[StreamItem] | None = [] if turn.tools.enforced else None
         names: list[str] = []
-        items = _attempt(turn, spec, processes, deadline)
         try:
             async for item in items:
                 if isinstance(item, Restart):
@@ -185,7 +189,9 @@ async def run(turn: PreparedTurn, processes: Processes) -> AsyncGenerator[Stream
                         break  # the turn ended without the call: try again, or fail
                     continue
                 for out in [*(held or []), *visible]:
-                    if not isinstance(out, TurnResult):
+                    if isinstance(out, TurnResult):
+                        access_log.note(tokens_in=out.usage.prompt_tokens, tokens_out=out.usage.output_tokens)
+                    else:
                         access_log.note_first_token()
                     yield out
                 held = None
@@ -208,12 +214,25 @@ async def _attempt(
     A warm process that turns out dead before it answered anything (killed
     while idle, just before the lease) is replaced once, unseen by the client.
     """
-    results = parked_results(turn.conversation) if spec.park_tools else None
     for chance in (1, 2):
-        lease = await _lease(turn, spec, processes, deadline, results)
+        lease = await processes.lease(
+            spec,
+            turn.conversation,
+            deadline=deadline,
+            tuning=turn.tuning,
+            tool_results=turn.tool_results,
+            home=turn.home,
+            pooled=turn.pooled,
+        )
+        known = processes.latest_limit(turn.credential_id)
+        access_log.note(
+            credential=turn.credential_id,
+            process=access_log.process_kind(lease.mode, bool(turn.conversation.history)),
+            queue_ms=round(lease.waited * 1000, 1),
+        )
         answer = AnswerBuffer()
         try:
-            async for item in _stream(turn, spec, processes, lease, deadline, results, answer):
+            async for item in _stream(turn, spec, processes, lease, deadline, answer, known):
                 yield item
             return
         except WorkerError:
@@ -222,61 +241,32 @@ async def _attempt(
             logger.warning("a warm Claude Code process was gone when its turn began; starting another")
 
 
-async def _lease(
-    turn: PreparedTurn,
-    spec: LaunchSpec,
-    processes: Processes,
-    deadline: Deadline,
-    results: dict[str, ToolResult] | None,
-) -> Lease:
-    lease = await processes.lease(
-        spec,
-        turn.conversation,
-        deadline=deadline,
-        tuning=turn.tuning,
-        tool_results=results,
-        home=turn.home,
-        pooled=turn.pooled,
-    )
-    access_log.note(
-        process=access_log.process_kind(lease.mode, bool(turn.conversation.history)),
-        queue_ms=round(lease.waited * 1000, 1),
-    )
-    return lease
-
-
 async def _stream(
     turn: PreparedTurn,
     spec: LaunchSpec,
     processes: Processes,
     lease: Lease,
     deadline: Deadline,
-    results: dict[str, ToolResult] | None,
     answer: AnswerBuffer,
+    known_limit: RateLimit | None,
 ) -> AsyncGenerator[StreamItem, None]:
-    """The lease's turn as stream items, each also written into ``answer``;
-    then the process goes back as the turn's :class:`Outcome` says, however it ended."""
-    assembler = TurnAssembler(structured=turn.schema is not None, offered=frozenset(t.name for t in turn.tools.offered))
+    """The lease's turn as stream items, each also written into ``answer``; then the
+    process goes back as the turn's :class:`Outcome` says, however it ended, and the
+    limits the CLI reported in it are recorded (once, a rejection's too)."""
+    assembler = TurnAssembler(
+        offered=frozenset(t.name for t in turn.tools.offered), known_limit=known_limit, schema=turn.schema
+    )
     outcome = Outcome()  # until the turn has run to its end: a failed one
     started = time.monotonic()
     logger.debug("cli_turn.started model=%s history=%d mode=%s", spec.model, len(turn.conversation.history), lease.mode)
     try:
-        if lease.mode == "parked" and results is not None:
-            job = lease.session.resume_with(results, deadline)
+        if lease.mode == "parked" and turn.tool_results is not None:
+            job = lease.session.resume_with(turn.tool_results, deadline)
         else:
             job = lease.session.turn(turn.conversation.prompt, deadline)
-        async for message in job:
-            for item in assembler.feed(message):
-                if isinstance(item, TurnResult):
-                    item = _finished(turn, processes, item)
-                answer.add(item)
-                yield item
-            if assembler.done:
-                break
-        else:
-            last = _finished(turn, processes, assembler.finish_without_result())
-            answer.add(last)
-            yield last
+        async for item in assembler.items(job):
+            answer.add(item)
+            yield item
         outcome = Outcome(
             result_seen=job.completed,
             ended_by_result=assembler.ended_by_result,
@@ -286,31 +276,10 @@ async def _stream(
             phase=lease.session.phase,
         )
     finally:
-        if assembler.rate_limit is not None and answer.result is None:  # a rejection: no result carried it
+        if assembler.rate_limit is not None:
             processes.reported(turn.credential_id, assembler.rate_limit)
-        await asyncio.shield(_release(turn, processes, lease, answer, outcome))
+        await asyncio.shield(processes.release(lease, outcome, answer, turn.follow_up))
         logger.debug("cli_turn.complete model=%s seconds=%.3f", spec.model, time.monotonic() - started)
-
-
-def _finished(turn: PreparedTurn, processes: Processes, result: TurnResult) -> TurnResult:
-    """The result as the client gets it: its schema kept, the credential's latest limits on it."""
-    if turn.schema is not None:
-        _check_schema(result.structured_output, turn.schema)
-    return replace(result, rate_limit=processes.reported(turn.credential_id, result.rate_limit))
-
-
-async def _release(
-    turn: PreparedTurn, processes: Processes, lease: Lease, answer: AnswerBuffer, outcome: Outcome
-) -> None:
-    """The process back to the pool, holding the conversation as the client will send it next."""
-    plan = release_plan(outcome)
-    holds = None
-    if plan.holds_answer:
-        calls = answer.tool_calls if plan.park else []
-        echoed = [(c.id or "", c.name or "", c.arguments or "{}") for c in calls]
-        holds = [*client_turns(turn.conversation), echoed_assistant_turn(answer.text, echoed)]
-    waiting = frozenset(c.id for c in answer.tool_calls if c.id)
-    await processes.release(lease, plan, holds=holds, waiting=waiting)
 
 
 def parked_results(conversation: Conversation) -> dict[str, ToolResult] | None:
@@ -318,14 +287,6 @@ def parked_results(conversation: Conversation) -> dict[str, ToolResult] | None:
     if not answers_tool_results(conversation) or conversation.history[-1].role != "user":
         return None
     return results_of(conversation.history[-1].content)
-
-
-def _check_schema(value: Any, schema: dict[str, Any]) -> None:
-    """The CLI validates too; this keeps the promise even if it did not."""
-    try:
-        jsonschema.validate(value, schema)
-    except jsonschema.ValidationError as exc:
-        raise SchemaMismatch(exc.message) from exc
 
 
 async def collect(turn: PreparedTurn, processes: Processes) -> Answer:

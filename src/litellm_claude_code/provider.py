@@ -21,9 +21,8 @@ from . import access_log
 from ._claude.metrics import Metrics
 from ._claude.pool import PoolLimits
 from ._claude.processes import Places, Processes
-from ._openai.response import ChunkFactory, CustomCalls, fill_response
-from ._shapes import ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult
-from .errors import SDKDrift, lost_mid_answer, to_litellm
+from ._openai.response import fill_response, stream_chunks
+from .errors import SDKDrift, to_litellm
 from .settings import DeploymentTuning, Settings
 
 logger = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ class ClaudeCodeLLM(CustomLLM):
         timeout = kwargs.get("timeout")
         if timeout == getattr(litellm, "request_timeout", None):
             timeout = None  # LiteLLM's own default (6000 s): nobody chose it
-        prepared = turn.prepare(
+        return turn.prepare(
             model=model,
             messages=messages,
             optional_params=kwargs.get("optional_params"),
@@ -120,14 +119,6 @@ class ClaudeCodeLLM(CustomLLM):
             reported=self._reported,
             pooled=pooled,
         )
-        metadata = litellm_params.get("metadata") or {}
-        model_info = litellm_params.get("model_info") or {}
-        access_log.note(
-            model=metadata.get("model_group") or model,
-            deployment=str(model_info["id"])[:12] if model_info.get("id") else None,
-            credential=prepared.credential_id,
-        )
-        return prepared
 
     async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> ModelResponse:
         return await self._complete(model, messages, kwargs, pooled=True)
@@ -156,7 +147,6 @@ class ClaudeCodeLLM(CustomLLM):
             answer = await turn.collect(prepared, self.processes)
         except Exception as exc:
             raise self._failed(exc, model) from exc
-        _note_usage(answer.result)
         return fill_response(
             kwargs.get("model_response") or ModelResponse(),
             model=model,
@@ -175,7 +165,7 @@ class ClaudeCodeLLM(CustomLLM):
             await self.check_internals()
         except Exception as exc:
             raise self._failed(exc, model) from exc
-        chunks = _chunks(turn.run(prepared, self.processes), ChunkFactory(model), CustomCalls(prepared.tools.freeform))
+        chunks = stream_chunks(turn.run(prepared, self.processes), model, prepared.tools.freeform)
         try:
             async for chunk in chunks:
                 yield chunk
@@ -185,41 +175,6 @@ class ClaudeCodeLLM(CustomLLM):
             # Runs on completion, error and client disconnect (CancelledError
             # or GeneratorExit): closing run() ends the CLI process.
             await chunks.aclose()
-
-
-async def _chunks(
-    items: AsyncGenerator[Any, None], factory: ChunkFactory, custom: CustomCalls
-) -> AsyncGenerator[ModelResponseStream | GenericStreamingChunk, None]:
-    """The answer's stream items as OpenAI chunks; a restart after any was
-    sent is an error, never a spliced answer."""
-    try:
-        shown = False  # has the client been sent any part of the answer?
-        async for item in items:
-            if isinstance(item, Restart):
-                if shown:  # what it got was cut off
-                    raise lost_mid_answer()
-                custom.drop()
-                continue  # nothing of the lost attempt reached the client: just go on
-            for whole in custom.done_before(item):
-                yield factory.custom_tool_call(whole)
-            if isinstance(item, TextDelta):
-                yield factory.text(item.text)
-            elif isinstance(item, ReasoningDelta):
-                yield factory.reasoning(item.text)
-            elif isinstance(item, ToolCallDelta):
-                if custom.hold(item):
-                    continue
-                yield factory.tool_call(item)
-            else:
-                _note_usage(item)
-                yield factory.final(item)
-            shown = True
-    finally:
-        await items.aclose()
-
-
-def _note_usage(result: TurnResult) -> None:
-    access_log.note(tokens_in=result.usage.prompt_tokens, tokens_out=result.usage.output_tokens)
 
 
 def _run_sync(make: Callable[[], Any]) -> Any:

@@ -33,6 +33,7 @@ from typing import Any, Final
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
+from . import access_log
 from ._openai import params
 from ._openai.messages import to_conversation
 from .allowed_params import allow_reasoning_params
@@ -348,6 +349,15 @@ def server_timeout() -> float:
         return DEFAULT_TIMEOUT
 
 
+def note_route(call: Mapping[str, Any]) -> None:
+    """Where the router sent a call (its model group, and the deployment's short id), for
+    the access log; the provider's turn notes its credential and process."""
+    metadata = next((m for m in (call.get("litellm_metadata"), call.get("metadata")) if isinstance(m, Mapping)), {})
+    model_info = call.get("model_info")
+    deployment = model_info.get("id") if isinstance(model_info, Mapping) else None
+    access_log.note(model=metadata.get("model_group"), deployment=str(deployment)[:12] if deployment else None)
+
+
 class RequestValidator(CustomLogger):
     """Refuses what this provider cannot serve, before the router sees it;
     lets the reasoning parameters through to its deployments."""
@@ -357,7 +367,10 @@ class RequestValidator(CustomLogger):
         self._server_timeout: float | None = None  # read on first use, not at import
 
     async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any]:
-        return allow_reasoning_params(kwargs)
+        kwargs = allow_reasoning_params(kwargs)
+        if kwargs.get("custom_llm_provider") == PROVIDER or str(kwargs.get("model", "")).startswith(f"{PROVIDER}/"):
+            note_route(kwargs)
+        return kwargs
 
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any

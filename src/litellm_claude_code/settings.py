@@ -284,7 +284,7 @@ class Settings(BaseSettings):
 
     def pool_tuning(self) -> Tuning:
         """The server-wide tuning: what a deployment without its own gets."""
-        return Tuning(spares=self.spares, idle_ttl=self.idle_ttl, tool_wait=self.tool_wait)
+        return Tuning(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Tuning)})
 
     @property
     def workspace(self) -> Path:
@@ -385,8 +385,7 @@ class DeploymentTuning(BaseModel):
     def resolved(self, settings: Settings) -> Tuning:
         """The one tuning value of this deployment: its own values over the server's.
         (None means "the server's"; 0 is a value: ``tool_wait: 0`` never parks.)"""
-        fields = ("spares", "idle_ttl", "tool_wait")
-        own = {name: value for name in fields if (value := getattr(self, name)) is not None}
+        own = {f.name: value for f in dataclasses.fields(Tuning) if (value := getattr(self, f.name)) is not None}
         return dataclasses.replace(settings.pool_tuning(), **own)
 
     @classmethod

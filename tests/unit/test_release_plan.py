@@ -6,6 +6,7 @@ import pytest
 
 from litellm_claude_code._claude.process import Phase
 from litellm_claude_code._claude.processes import Outcome, ReleasePlan, release_plan
+from litellm_claude_code._openai.messages import FollowUp, to_conversation
 from litellm_claude_code._shapes import (
     AnswerBuffer,
     ReasoningDelta,
@@ -85,3 +86,25 @@ def test_the_answer_buffer_merges_each_calls_deltas_and_a_restart_voids_what_cam
     answer.add(result)
     assert answer.result is result
     assert not AnswerBuffer().seen
+
+
+def test_the_follow_up_is_what_the_client_sends_after_the_answer() -> None:
+    asked = to_conversation([{"role": "user", "content": "Weather in Oslo?"}])
+    calls = [ToolCallDelta(index=0, id="call_1", name="weather", arguments='{"city": "Oslo"}')]
+    history = FollowUp.of(asked).after("Let me look.", calls)
+    assert [turn.role for turn in history] == ["user", "assistant"]
+    assert history[0].content == [{"type": "text", "text": "Weather in Oslo?"}]
+    assert history[1].content[0] == {"type": "text", "text": "Let me look."}
+    assert history[1].content[1]["name"] == "mcp__client__weather" and history[1].content[1]["input"] == {"city": "Oslo"}
+    # The client's results are all it adds: its history is the follow-up, our prompt is not in it.
+    answered = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": None, "tool_calls": [_call("call_1")]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+    ]
+    turns = FollowUp.of(to_conversation(answered)).after("Sunny.", [])
+    assert [turn.role for turn in turns] == ["user", "assistant", "user", "assistant"]
+
+
+def _call(call_id: str) -> dict[str, object]:
+    return {"id": call_id, "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}

@@ -321,3 +321,17 @@ def test_a_workdir_that_cannot_be_run_in_is_refused(tmp_path: Path, value: str, 
     afile.write_text("")
     with pytest.raises(ConfigError, match="must be an existing directory"):
         DeploymentTuning.from_litellm_params({"model_info": {"claude_code": {"workdir": str(afile)}}})
+
+
+def test_every_pool_knob_is_a_server_setting_and_a_deployment_one() -> None:
+    """A knob is one Tuning field; both sources have it, and the merge goes by name."""
+    import dataclasses
+
+    from litellm_claude_code._claude.types import Tuning
+    from litellm_claude_code.settings import DeploymentTuning
+
+    for knob in dataclasses.fields(Tuning):
+        assert knob.name in Settings.model_fields and knob.name in DeploymentTuning.model_fields, knob.name
+    server = Settings(state_dir=Path("/nonexistent"), spares=3, idle_ttl=40, tool_wait=50)
+    assert server.pool_tuning() == Tuning(spares=3, idle_ttl=40.0, tool_wait=50.0)
+    assert DeploymentTuning(tool_wait=0).resolved(server) == Tuning(spares=3, idle_ttl=40.0, tool_wait=0.0)

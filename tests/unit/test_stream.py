@@ -20,8 +20,8 @@ from claude_agent_sdk.types import RateLimitInfo
 
 from litellm_claude_code._claude.stream import TurnAssembler
 from litellm_claude_code._openai.stop import StopFilter
-from litellm_claude_code._shapes import ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult, Usage
-from litellm_claude_code.errors import OutputError, UpstreamError, WorkerError
+from litellm_claude_code._shapes import RateLimit, ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult, Usage
+from litellm_claude_code.errors import OutputError, SchemaMismatch, UpstreamError, WorkerError
 
 
 def event(payload: dict[str, Any], parent: str | None = None) -> StreamEvent:
@@ -456,3 +456,40 @@ def test_a_short_wait_or_another_error_is_left_to_the_cli() -> None:
         subtype="api_retry", data={"retry_delay_ms": 60_000, "error_status": 529, "error": "server_error"}
     )
     assert TurnAssembler().feed(overloaded) == []
+
+
+async def _all(assembler: TurnAssembler, messages: list[Any]) -> list[Any]:
+    async def source() -> Any:
+        for message in messages:
+            yield message
+
+    return [item async for item in assembler.items(source())]
+
+
+async def test_items_end_with_the_result_and_carry_the_credentials_latest_limit() -> None:
+    known = RateLimit("allowed_warning", 1_900_000_000, "five_hour", utilization_5h=0.9)
+    items = await _all(TurnAssembler(known_limit=known), [*turn_events(["hi"]), result()])
+    assert items[0] == TextDelta("hi") and items[-1].rate_limit == known  # no report came in this turn
+    fresh = RateLimitEvent(
+        rate_limit_info=RateLimitInfo(status="allowed", resets_at=1_900_000_100), uuid="u", session_id="s"
+    )
+    assembler = TurnAssembler(known_limit=known)
+    items = await _all(assembler, [fresh, *turn_events(["hi"]), result()])
+    assert items[-1].rate_limit == assembler.rate_limit and assembler.rate_limit.status == "allowed"
+
+
+async def test_items_check_the_clients_schema_whatever_the_cli_let_by() -> None:
+    schema = {"type": "object", "required": ["city"]}
+    assembler = TurnAssembler(schema=schema)
+    assert assembler.structured
+    with pytest.raises(SchemaMismatch, match="'city' is a required property"):
+        await _all(assembler, [result(structured_output={"town": "Oslo"})])
+    items = await _all(TurnAssembler(schema=schema), [result(structured_output={"city": "Oslo"})])
+    assert items[-1].structured_output == {"city": "Oslo"}
+
+
+async def test_items_of_messages_that_end_without_a_result_fail_or_finish() -> None:
+    with pytest.raises(WorkerError, match="ended before it finished"):
+        await _all(TurnAssembler(), turn_events(["a"])[:2])
+    items = await _all(TurnAssembler(), turn_events(["a"]))  # stopped, then the stream ended
+    assert isinstance(items[-1], TurnResult) and items[-1].finish_reason == "stop"

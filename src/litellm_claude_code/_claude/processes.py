@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from claude_agent_sdk import project_key_for_directory
 
-from .._shapes import Conversation, RateLimit, Turn
+from .._shapes import AnswerBuffer, Conversation, RateLimit, ToolCallDelta, Turn
 from ..errors import WorkerError
 from .credentials import claude_config_dir
 from .drift import DriftCheck
@@ -83,6 +83,12 @@ def release_plan(outcome: Outcome) -> ReleasePlan:
     )
 
 
+class FollowUp(Protocol):
+    """The history a client sends after an answer (the OpenAI wing's ``FollowUp``)."""
+
+    def after(self, text: str, calls: Sequence[ToolCallDelta]) -> list[Turn]: ...
+
+
 class Processes:
     """Owns every CLI process this provider runs; nothing starts before the first lease.
 
@@ -127,27 +133,30 @@ class Processes:
         pool = self._pool_of_this_loop(self._pool_limits)
         return await pool.acquire(spec, conversation, deadline=deadline, tuning=tuning, tool_results=tool_results)
 
-    async def release(
-        self, lease: Lease, plan: ReleasePlan, *, holds: list[Turn] | None, waiting: frozenset[str] = frozenset()
-    ) -> None:
-        """Give the process back as ``plan`` says. Never raises.
+    async def release(self, lease: Lease, outcome: Outcome, answer: AnswerBuffer, follow_up: FollowUp) -> None:
+        """Give the process back as the turn's outcome says (:func:`release_plan`). Never raises.
 
-        ``holds``: the conversation the process now holds; ``waiting``: the
-        call ids a parked process waits in."""
+        A kept process holds the conversation as the client will send it next
+        (``follow_up`` of the answer); a parked one waits in the answer's calls."""
+        plan = release_plan(outcome)
         if plan.park:
             with contextlib.suppress(WorkerError):  # it left the calls meanwhile: the pool ends it
                 lease.session.park()
         if not lease.pooled or self._pool is None:
             await lease.session.close()
             return
-        parked = waiting if plan.park else None
+        holds = follow_up.after(answer.text, answer.tool_calls if plan.park else []) if plan.holds_answer else None
+        parked = frozenset(c.id for c in answer.tool_calls if c.id) if plan.park else None
         await self._pool.release(lease, reusable=plan.reusable, holds=holds, parked=parked)
 
-    def reported(self, credential: str, limit: RateLimit | None) -> RateLimit | None:
-        """Record a credential's limit report (None: none came) and return the latest known."""
-        if limit is not None:
-            self.metrics.record_rate_limits(credential, limit)
-        return self._limit_watch.update(credential, limit)
+    def latest_limit(self, credential: str) -> RateLimit | None:
+        """The credential's latest limit report, if any came."""
+        return self._limit_watch.update(credential, None)
+
+    def reported(self, credential: str, limit: RateLimit) -> None:
+        """Record a credential's limit report: its metrics, and a log line when it changed."""
+        self.metrics.record_rate_limits(credential, limit)
+        self._limit_watch.update(credential, limit)
 
     async def check_internals(self, cli_path: str | None, *, is_off: Callable[[str], bool]) -> None:
         """Fail closed when an SDK or CLI internal a promise leans on changed.

@@ -26,9 +26,11 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import AsyncGenerator, AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
 from claude_agent_sdk import (
     AssistantMessage,
     RateLimitEvent,
@@ -156,8 +158,16 @@ class TurnAssembler:
     agree.
     """
 
-    def __init__(self, clock: Any = time.time, structured: bool = False, offered: frozenset[str] | None = None) -> None:
-        self.structured = structured
+    def __init__(
+        self,
+        clock: Any = time.time,
+        structured: bool = False,
+        offered: frozenset[str] | None = None,
+        known_limit: RateLimit | None = None,
+        schema: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.structured = structured or schema is not None
+        self._schema = schema  # the client's JSON schema: checked here too, whatever the CLI did
         self.offered = offered
         self.model: str | None = None
         self.done = False
@@ -169,6 +179,7 @@ class TurnAssembler:
         self._last_status: int | None = None
         self._retry_after: int | None = None
         self.rate_limit: RateLimit | None = None  # the CLI's latest report for this turn
+        self._known_limit = known_limit  # the credential's latest before it: a CLI reports only changes
         self._schema_problem: str | None = None
 
     @property
@@ -192,6 +203,28 @@ class TurnAssembler:
             and attempt.tool_calls > 0
             and attempt.dropped_calls == 0
         )
+
+    async def items(self, messages: AsyncIterable[Any]) -> AsyncGenerator[StreamItem, None]:
+        """The turn's stream items from the CLI's messages, its TurnResult last."""
+        async for message in messages:
+            for item in self.feed(message):
+                yield self._checked(item)
+            if self.done:
+                return
+        yield self._checked(self.finish_without_result())
+
+    def _checked(self, item: StreamItem) -> StreamItem:
+        """A result that breaks the client's schema fails, even if the CLI let it by.
+
+        Raises:
+            SchemaMismatch: naming what does not match.
+        """
+        if self._schema is not None and isinstance(item, TurnResult):
+            try:
+                jsonschema.validate(item.structured_output, self._schema)
+            except jsonschema.ValidationError as exc:
+                raise SchemaMismatch(exc.message) from exc
+        return item
 
     def feed(self, message: Any) -> list[StreamItem]:
         if self.done:
@@ -412,5 +445,5 @@ class TurnAssembler:
             model=self.model,
             cost_usd=cost,
             stop_reason=stop_reason,
-            rate_limit=self.rate_limit,
+            rate_limit=self.rate_limit or self._known_limit,
         )

@@ -15,10 +15,11 @@ import binascii
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .._claude.client_tools import upstream_name
-from .._shapes import ContentBlock, Conversation, Role, Turn
+from .._shapes import ContentBlock, Conversation, Role, ToolCallDelta, Turn
 from ..errors import TranslationError
 from .tools import FREEFORM_INPUT
 
@@ -99,21 +100,29 @@ def answers_tool_results(conversation: Conversation) -> bool:
     return conversation.prompt == ({"type": "text", "text": CONTINUE_PROMPT},) and bool(conversation.history)
 
 
-def client_turns(conversation: Conversation) -> list[Turn]:
-    """The conversation as the client sees it: the history and its own last turn."""
-    if answers_tool_results(conversation):
-        return list(conversation.history)
-    return [*conversation.history, Turn("user", list(conversation.prompt))]
+@dataclass(frozen=True)
+class FollowUp:
+    """The conversation as the client will send it next: what it sent (its history
+    and its own last turn), then the answer as it echoes it back, as translated here."""
 
+    client_turns: tuple[Turn, ...]
 
-def echoed_assistant_turn(text: str, calls: Sequence[tuple[str, str, str]]) -> Turn:
-    """The assistant turn a client sends back for an answer with this text and
-    these ``(id, function name, JSON arguments)`` calls, as translated here."""
-    tool_calls = [{"id": i, "type": "function", "function": {"name": n, "arguments": a}} for i, n, a in calls]
-    blocks = _blocks(text or None, "the answer", "assistant")
-    if tool_calls:
-        blocks.extend(_tool_uses(tool_calls, "the answer"))
-    return Turn("assistant", blocks)
+    @classmethod
+    def of(cls, conversation: Conversation) -> FollowUp:
+        if answers_tool_results(conversation):
+            return cls(tuple(conversation.history))
+        return cls((*conversation.history, Turn("user", list(conversation.prompt))))
+
+    def after(self, text: str, calls: Sequence[ToolCallDelta]) -> list[Turn]:
+        """The history after an answer with this text and these (merged) calls."""
+        tool_calls = [
+            {"id": c.id or "", "type": "function", "function": {"name": c.name or "", "arguments": c.arguments or "{}"}}
+            for c in calls
+        ]
+        blocks = _blocks(text or None, "the answer", "assistant")
+        if tool_calls:
+            blocks.extend(_tool_uses(tool_calls, "the answer"))
+        return [*self.client_turns, Turn("assistant", blocks)]
 
 
 def _role_problem(where: str, role: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +23,8 @@ from litellm.types.utils import (
 )
 from litellm.types.utils import Usage as LiteLLMUsage
 
-from .._shapes import RateLimit, ToolCallDelta, TurnResult, Usage
+from .._shapes import RateLimit, ReasoningDelta, Restart, TextDelta, ToolCallDelta, TurnResult, Usage
+from ..errors import lost_mid_answer
 from .tools import FREEFORM_INPUT
 
 # LiteLLM sends a provider's response headers to the client as `llm_provider-<name>`.
@@ -217,3 +219,34 @@ class ChunkFactory:
             index=0,
             provider_specific_fields=provider_fields(result),
         )
+
+
+async def stream_chunks(
+    items: AsyncGenerator[Any, None], model: str, freeform: frozenset[str]
+) -> AsyncGenerator[ModelResponseStream | GenericStreamingChunk, None]:
+    """The answer's stream items as OpenAI chunks; a restart after any was
+    sent is an error, never a spliced answer."""
+    factory, custom = ChunkFactory(model), CustomCalls(freeform)
+    try:
+        shown = False  # has the client been sent any part of the answer?
+        async for item in items:
+            if isinstance(item, Restart):
+                if shown:  # what it got was cut off
+                    raise lost_mid_answer()
+                custom.drop()
+                continue  # nothing of the lost attempt reached the client: just go on
+            for whole in custom.done_before(item):
+                yield factory.custom_tool_call(whole)
+            if isinstance(item, TextDelta):
+                yield factory.text(item.text)
+            elif isinstance(item, ReasoningDelta):
+                yield factory.reasoning(item.text)
+            elif isinstance(item, ToolCallDelta):
+                if custom.hold(item):
+                    continue
+                yield factory.tool_call(item)
+            else:
+                yield factory.final(item)
+            shown = True
+    finally:
+        await items.aclose()
