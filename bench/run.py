@@ -67,7 +67,7 @@ from harness import (  # noqa: E402
     wait_for,
 )
 
-SCENARIOS = ("plain", "toolloop")
+SCENARIOS = ("plain", "toolloop", "burst")
 TOOL_MODES = ("parked", "resume", "pool off")
 WEATHER_UPSTREAM = "mcp__client__get_weather"  # the name the model sees
 TOOL_RESULT = "12 C"
@@ -83,6 +83,10 @@ ROWS_EXPLAINED = (
 TARGET_PARKED_OVER_PLAIN = 1.5
 TARGET_C16_MULTI_TURN_RATIO = 0.3
 TARGET_WARM_CPU_S = 0.07
+# Issue 24: a burst from an idle pool, and CPU per request over its floor.
+TARGET_BURST_P95_OVER_P50 = 2.5
+TARGET_CPU_OVER_FLOOR = 1.15
+BURST = (8, 64)  # concurrency, requests: from a pool of the 1-2 processes a first request leaves
 FLOOR_TURNS = 11  # the continuing-turn measurement: turns 2..11 of one conversation
 FLOOR_REQUESTS = 30  # requests to LiteLLM's proxy with the do-nothing provider
 
@@ -691,6 +695,7 @@ class ProxySpec:
     env: dict[str, str]
     plain: bool  # the plain single- and multi-turn rows
     tool_mode: str | None  # the tool-loop rows, in this mode
+    burst: bool = False  # the burst from an idle pool
 
 
 def proxy_specs(plan: Plan) -> list[ProxySpec]:
@@ -706,13 +711,17 @@ def proxy_specs(plan: Plan) -> list[ProxySpec]:
             "resume" if tools else None,
         ),
     ]
-    return [spec for spec in specs if spec.plain or spec.tool_mode]
+    if "burst" in plan.scenarios:
+        specs.append(ProxySpec("pool on, burst", {"LITELLM_CLAUDE_CODE_POOL": "1"}, False, None, burst=True))
+    return [spec for spec in specs if spec.plain or spec.tool_mode or spec.burst]
 
 
 async def run_proxy(proxy: Proxy, spec: ProxySpec, plan: Plan, fake: FakeAnthropic, sampler: MemorySampler) -> ProxyRun:
     """The rows one proxy serves: plain rows, the warm plain turns the parked
     tool loops are compared with (when the plain rows lack their levels), then
     the tool loops. Memory "at rest" is read after the first warm-up."""
+    if spec.burst:
+        return ProxyRun(await burst_cells(proxy, fake, sampler))
     cells: list[Cell] = []
     system = f"You are a benchmark. {uuid.uuid4().hex}"
     plain_levels = plan.levels if spec.plain else []
@@ -751,6 +760,27 @@ async def run_proxy(proxy: Proxy, spec: ProxySpec, plan: Plan, fake: FakeAnthrop
     if spec.plain and pooled and plan.rest > 0:
         run.sporadic = await sporadic(proxy, system, plan.rest)
     return run
+
+
+async def burst_cells(proxy: Proxy, fake: FakeAnthropic, sampler: MemorySampler) -> list[Cell]:
+    """New conversations at once on a pool that one request left idle (its process and a
+    spare): how long the last of them wait while the pool grows to the burst."""
+    system = f"You are a benchmark. {uuid.uuid4().hex}"
+    await run_load(1, 1, chat_conversation(proxy, system, 1))
+    await asyncio.to_thread(settle, proxy.process.pid)
+    await asyncio.to_thread(sampler.rest)
+    concurrency, total = BURST
+    with sampler:
+        cell = await measure(
+            "burst from idle, single-turn",
+            concurrency,
+            total,
+            chat_conversation(proxy, system, 1),
+            proxy=proxy,
+            fake=fake,
+        )
+    cell.extra["cli_processes_before"] = sampler.memory.cli_processes_rest
+    return [cell]
 
 
 async def continuing_turns(proxy: Proxy, system: str, turns: int) -> TurnCost:
@@ -939,6 +969,34 @@ def targets(result: dict[str, Any]) -> list[str]:
             f"{floor['proxy_cpu_s']} s + a CLI's continuing turn (no reset, no spare) {turn['clis_cpu_s']} s "
             f"= {least} s per request ({'below' if least < TARGET_WARM_CPU_S else 'ABOVE'} the target)"
         )
+        lines += _over_floor(result, least, turn, verdict)
+    for cell in result["cells"]:
+        if cell["scenario"].startswith("burst from idle") and cell["total_p50_ms"]:
+            ratio = round(cell["total_p95_ms"] / cell["total_p50_ms"], 2)
+            lines.append(
+                f"- burst from idle ({cell['extra'].get('cli_processes_before')} CLIs ready), "
+                f"{cell['requests']} requests at c={cell['concurrency']}: total p50 {cell['total_p50_ms']} ms, "
+                f"p95 {cell['total_p95_ms']} ms, p95/p50 {ratio}, errors {cell['errors']} "
+                f"(target <= {TARGET_BURST_P95_OVER_P50}, no error: "
+                f"{verdict(ratio if not cell['errors'] else None, TARGET_BURST_P95_OVER_P50)})"
+            )
+    return lines
+
+
+def _over_floor(result: dict[str, Any], least: float, turn: dict[str, Any], verdict: Any) -> list[str]:
+    """CPU per request of a single turn (c=1) and of a continuing one, over the floor."""
+    lines = []
+    single = next(
+        (c for c in result["cells"] if c["scenario"] == "pool on, single-turn" and c["concurrency"] == 1), None
+    )
+    continuing = round(turn["proxy_cpu_s"] + turn["clis_cpu_s"], 3)
+    for name, value in (("single-turn c=1", single and single["cpu_s_per_request"]), ("continuing", continuing)):
+        if value:
+            ratio = round(value / least, 2)
+            lines.append(
+                f"- CPU per request over the floor, {name}: {value} s / {least} s = {ratio} "
+                f"(target <= {TARGET_CPU_OVER_FLOOR}: {verdict(ratio, TARGET_CPU_OVER_FLOOR)})"
+            )
     return lines
 
 
