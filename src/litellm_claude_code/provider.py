@@ -60,7 +60,12 @@ class ClaudeCodeLLM(CustomLLM):
         """Every CLI process this provider runs (a pool, unless ``pool`` is off)."""
         if self._processes is None:
             settings = self.settings
-            limits = PoolLimits(settings.max_processes, settings.max_queue, tuning=settings.pool_tuning())
+            limits = PoolLimits(
+                settings.max_processes,
+                settings.max_queue,
+                tuning=settings.pool_tuning(),
+                max_starting=settings.max_starting,
+            )
             places = Places(settings.workspace, settings.private_home, settings.runs_dir)
             self._processes = Processes(places, limits if settings.pool else None, metrics=self.metrics)
         return self._processes

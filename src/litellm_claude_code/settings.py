@@ -202,6 +202,13 @@ class Settings(BaseSettings):
         "and why. Each process takes 160-240 MiB (measured)",
         shown="from memory",
     )
+    max_starting: Annotated[int, BeforeValidator(_at_least_one)] = _setting(
+        2,  # from_env() counts the CPUs when the variable is unset
+        "CLI processes starting at once (each start is about 0.6 s of CPU: more at once only slow every one). "
+        "A request that needs a new process past it waits for one to start or to come free. Default: the "
+        "CPUs the proxy may use (its affinity, or its cgroup's cpu.max quota if smaller)",
+        shown="from CPUs",
+    )
     max_queue: Count = _setting(
         16,
         "requests waiting for a process; past it the answer is 429 with `Retry-After: 1`, at once. "
@@ -265,6 +272,8 @@ class Settings(BaseSettings):
         values.setdefault("state_dir", default_state_dir(environ))
         if "max_processes" not in values:  # read the machine only when the variable is unset
             values["max_processes"] = capacity.machine_capacity().processes
+        if "max_starting" not in values:
+            values["max_starting"] = capacity.usable_cpus()
         try:
             return cls(**values)
         except ValidationError as exc:

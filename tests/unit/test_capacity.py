@@ -341,3 +341,22 @@ def test_serve_prints_the_cap_once_the_proxy_has_started(tmp_path: Path, monkeyp
     assert f"Process cap: 2 Claude Code processes at once, set by {VARIABLE}.\n" in pinned.stderr
     assert "Using the master key in LITELLM_MASTER_KEY." in pinned.stderr
     assert len(started) == 2
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [(None, 8), ("max 100000\n", 8), ("150000 100000\n", 2), ("50000 100000\n", 1), ("garbage\n", 8)],
+)
+def test_starts_at_once_default_to_the_cpus_the_proxy_may_use(
+    tmp_path: Path, cpu_max: str | None, expected: int
+) -> None:
+    root = make_tree(tmp_path, {} if cpu_max is None else {"sys/fs/cgroup/cpu.max": cpu_max})
+    assert capacity.usable_cpus(root, affinity=8) == expected
+
+
+def test_max_starting_is_read_from_the_machine_only_when_unset(tmp_path: Path) -> None:
+    assert Settings.from_env({"LITELLM_CLAUDE_CODE_MAX_STARTING": "3"}).max_starting == 3
+    assert Settings.from_env({}).max_starting == capacity.usable_cpus()
+    assert Settings.from_env({"LITELLM_CLAUDE_CODE_MAX_STARTING": "0"}).max_starting == 1  # the least that works
+    with pytest.raises(ConfigError, match="LITELLM_CLAUDE_CODE_MAX_STARTING"):
+        Settings.from_env({"LITELLM_CLAUDE_CODE_MAX_STARTING": "many"})

@@ -473,3 +473,48 @@ def test_when_its_event_loop_ends_the_pool_closes_its_processes_on_it() -> None:
     asyncio.run(one_request())
     assert len(factory.made) == 2 and all(session.closed for session in factory.made)
     assert repr(pool) == "<Pool requests: 0 running, 0 queued | processes: 0 total>"
+
+
+async def test_no_more_processes_start_at_once_than_max_starting() -> None:
+    factory = Factory()
+    factory.gate_starts = asyncio.Event()
+    pool = make(factory=factory, max_starting=1)
+    first = asyncio.create_task(pool.acquire(spec("A"), convo(), deadline=far()))
+    second = asyncio.create_task(pool.acquire(spec("B"), convo(), deadline=far()))
+    await asyncio.sleep(0.01)
+    assert repr(pool) == "<Pool requests: 2 running, 0 queued | processes: 1 total: 1 starting>"
+    factory.gate_starts.set()  # the first start is done: the second may begin (and ends at once)
+    leases = await asyncio.gather(first, second)
+    assert [lease.mode for lease in leases] == ["start", "start"] and len(factory.made) == 2
+    assert repr(pool) == "<Pool requests: 2 running, 0 queued | processes: 2 total: 2 leased>"
+
+
+async def test_a_new_conversation_takes_a_process_freed_before_its_own_start_and_that_one_becomes_a_spare() -> None:
+    factory = Factory()
+    pool = make(factory=factory)
+    busy = await pool.acquire(spec(), convo(), deadline=far())
+    factory.gate_starts = asyncio.Event()
+    waiting = asyncio.create_task(pool.acquire(spec(), convo(prompt="new"), deadline=far()))
+    await asyncio.sleep(0.01)
+    assert repr(pool) == "<Pool requests: 2 running, 0 queued | processes: 2 total: 1 starting, 1 leased>"
+    await pool.release(busy, reusable=True, holds=HELD)
+    taken = await waiting
+    assert taken.mode == "reset" and taken.session is busy.session  # a few ms, not a start
+    factory.gate_starts.set()
+    await pool.settled()
+    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 2 total: 1 idle, 1 leased>"
+
+
+async def test_a_continuing_conversation_waits_for_its_own_start() -> None:
+    factory = Factory()
+    pool = make(factory=factory)
+    busy = await pool.acquire(spec(), convo(), deadline=far())
+    factory.gate_starts = asyncio.Event()
+    waiting = asyncio.create_task(pool.acquire(spec(), convo(*HELD, prompt="other"), deadline=far()))
+    await asyncio.sleep(0.01)
+    await pool.release(busy, reusable=True, holds=None)  # free, but it cannot hold that history
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    factory.gate_starts.set()
+    resumed = await waiting
+    assert resumed.mode == "start" and resumed.session.conversation.history == tuple(HELD)

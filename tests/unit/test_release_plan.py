@@ -95,7 +95,9 @@ def test_the_follow_up_is_what_the_client_sends_after_the_answer() -> None:
     assert [turn.role for turn in history] == ["user", "assistant"]
     assert history[0].content == [{"type": "text", "text": "Weather in Oslo?"}]
     assert history[1].content[0] == {"type": "text", "text": "Let me look."}
-    assert history[1].content[1]["name"] == "mcp__client__weather" and history[1].content[1]["input"] == {"city": "Oslo"}
+    assert history[1].content[1]["name"] == "mcp__client__weather" and history[1].content[1]["input"] == {
+        "city": "Oslo"
+    }
     # The client's results are all it adds: its history is the follow-up, our prompt is not in it.
     answered = [
         {"role": "user", "content": "Weather in Oslo?"},

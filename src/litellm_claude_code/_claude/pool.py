@@ -40,7 +40,7 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -84,6 +84,7 @@ class PoolLimits:
     max_queue: int = 16
     start_timeout: float = 60.0
     tuning: Tuning = field(default_factory=Tuning)
+    max_starting: int = 2  # processes starting at once: each start takes a CPU for ~0.6 s
 
 
 @dataclass(eq=False)
@@ -330,11 +331,16 @@ class Pool:
                 future.set_result(None)
         self._changed.clear()
 
-    async def _wait_for_change(self, deadline: Deadline) -> None:
+    async def _wait_for_change(self, deadline: Deadline, also: asyncio.Future[None] | None = None) -> None:
+        """Until a process changes state, ``also`` is done, or the deadline passes."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._changed.append(future)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(future, timeout=deadline.remaining())
+        try:
+            await asyncio.wait(
+                [future, *([also] if also else [])], timeout=deadline.remaining(), return_when="FIRST_COMPLETED"
+            )
+        finally:
+            future.cancel()
 
     # -- slots ---------------------------------------------------------------
     async def _take_slot(self, deadline: Deadline) -> None:
@@ -392,17 +398,20 @@ class Pool:
             if lease is not None:
                 return lease
             if len(self._entries) < self.limits.max_processes:
-                return await self._start_for(key, spec, conversation, deadline)
-            # At the cap: end the longest-idle process, else the longest-parked one.
-            spare = [e for e in self._entries if e.state is State.IDLE] or [
-                e for e in self._entries if e.state is State.PARKED
-            ]
-            if spare:
-                oldest = min(spare, key=lambda e: e.idle_since)
-                closing = self._end(oldest)
-                if closing is not None:
-                    await asyncio.shield(closing)
-                continue
+                if self.count(State.STARTING) < self.limits.max_starting:
+                    return await self._start_for(key, spec, conversation, deadline)
+                # Every CPU is busy starting one: the first of those to start, or a process
+                # coming free, serves this request sooner than one more start at once would.
+            else:  # at the cap: end the longest-idle process, else the longest-parked one
+                spare = [e for e in self._entries if e.state is State.IDLE] or [
+                    e for e in self._entries if e.state is State.PARKED
+                ]
+                if spare:
+                    oldest = min(spare, key=lambda e: e.idle_since)
+                    closing = self._end(oldest)
+                    if closing is not None:
+                        await asyncio.shield(closing)
+                    continue
             if deadline.passed:
                 raise deadline.error()
             await self._wait_for_change(deadline)  # a start, reset or close under way will free one
@@ -458,18 +467,55 @@ class Pool:
         return lease
 
     async def _start_for(self, key: PoolKey, spec: LaunchSpec, conversation: Conversation, deadline: Deadline) -> Lease:
+        """A new process for the request. A new conversation takes instead a process of
+        its key that comes free first (under load a turn ends sooner than a start, which
+        takes most of a CPU); the process still starting then becomes a spare."""
         entry = self._new_entry(key, spec, conversation, State.STARTING)
         self.metrics.record_start("request")
+        timeout = max(0.1, min(self.limits.start_timeout, deadline.remaining()))
+        start = asyncio.ensure_future(entry.session.start(timeout=timeout))
+        freed: Lease | None = None
+        try:
+            while not start.done() and freed is None:
+                await self._wait_for_change(deadline, also=start)
+                if not conversation.history and not start.done():
+                    freed = await self._take_freed(key, deadline)
+                if deadline.passed and not start.done() and freed is None:
+                    raise deadline.error()
+            if freed is None:
+                start.result()  # raises what the start raised
+        except BaseException:
+            start.cancel()
+            self._end(entry)
+            raise
+        if freed is not None:
+            self._spawn(self._become_spare(entry, start))
+            return freed
+        self._set(entry, State.LEASED)
+        return Lease(entry, "start")
+
+    async def _take_freed(self, key: PoolKey, deadline: Deadline) -> Lease | None:
+        """An idle process of ``key`` for a new conversation (reset if it holds one), if any."""
+        lease = self._pick(key, [])
+        if lease is not None and lease.mode == "reset":
+            return await self._reset_for(lease, deadline)
+        return lease
+
+    async def _become_spare(self, entry: Entry, start: Awaitable[None]) -> None:
+        """A start nobody waits for (a spare, or one its request no longer needs): the
+        process is kept ready once it has started; a failure is said in one line."""
         started = False
         try:
-            await entry.session.start(timeout=max(0.1, min(self.limits.start_timeout, deadline.remaining())))
+            await start
             started = True
+        except Exception as exc:
+            if not self._draining:
+                logger.warning("a spare Claude Code process failed to start: %s", exc)
         finally:
-            if started:
-                self._set(entry, State.LEASED)
-            else:
+            if started and not self._draining and entry.state is State.STARTING:
+                self._set(entry, State.IDLE)
+            elif entry.state is not State.CLOSING:
                 self._end(entry)
-        return Lease(entry, "start")
 
     # -- spares and trimming ---------------------------------------------
     def _top_up_spares(self, key: PoolKey, spec: LaunchSpec, keep_holding: Entry | None = None) -> None:
@@ -488,24 +534,14 @@ class Pool:
         ready = sum(1 for e in mine if e.state is State.IDLE)
         starting = sum(1 for e in mine if e.state is State.STARTING and e.holds is None)
         room = 0 if self._waiters else max(0, self.limits.max_processes - len(self._entries))
-        for _ in range(min(spares - ready - starting, room)):
+        cpus = max(0, self.limits.max_starting - self.count(State.STARTING))
+        for _ in range(min(spares - ready - starting, room, cpus)):
             entry = self._new_entry(key, spec, Conversation(spec.system_prompt, (), ()), State.STARTING)
             self.metrics.record_start("spare")
             self._spawn(self._start_spare(entry))
 
     async def _start_spare(self, entry: Entry) -> None:
-        started = False
-        try:
-            await entry.session.start(timeout=self.limits.start_timeout)
-            started = True
-        except Exception as exc:  # nobody waits for a spare: say so in one line
-            if not self._draining:
-                logger.warning("a spare Claude Code process failed to start: %s", exc)
-        finally:
-            if started and not self._draining and entry.state is State.STARTING:
-                self._set(entry, State.IDLE)
-            elif entry.state is not State.CLOSING:
-                self._end(entry)
+        await self._become_spare(entry, entry.session.start(timeout=self.limits.start_timeout))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
