@@ -11,6 +11,7 @@ in LiteLLM's async call path (the proxy, ``acompletion``): in a proxy through
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
@@ -20,11 +21,15 @@ from .errors import PROVIDER
 PARAMS = ("reasoning_effort", "thinking")
 
 
+def goes_to_provider(kwargs: Mapping[str, Any]) -> bool:
+    """A LiteLLM call (its kwargs) that this provider answers."""
+    return kwargs.get("custom_llm_provider") == PROVIDER or str(kwargs.get("model") or "").startswith(f"{PROVIDER}/")
+
+
 def allow_reasoning_params(kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` of a LiteLLM call, with the reasoning parameters allowed
     when the call goes to this provider."""
-    model = str(kwargs.get("model") or "")
-    if kwargs.get("custom_llm_provider") == PROVIDER or model.startswith(f"{PROVIDER}/"):
+    if goes_to_provider(kwargs):
         allowed = list(kwargs.get("allowed_openai_params") or [])
         kwargs["allowed_openai_params"] = allowed + [p for p in PARAMS if p not in allowed]
     return kwargs

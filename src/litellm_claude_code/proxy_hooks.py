@@ -36,9 +36,9 @@ from litellm.integrations.custom_logger import CustomLogger
 from . import access_log
 from ._openai import params
 from ._openai.messages import to_conversation
-from .allowed_params import allow_reasoning_params
+from .allowed_params import allow_reasoning_params, goes_to_provider
 from .errors import PROVIDER, ConfigError, TranslationError
-from .settings import DEFAULT_TIMEOUT
+from .settings import DEFAULT_TIMEOUT, is_claude_code
 
 logger = logging.getLogger(__name__)
 
@@ -321,8 +321,8 @@ def _serves_claude_code(model_group: str) -> bool:
     """True when every deployment of the group (or the name itself) is claude-code."""
     if model_group.startswith(f"{PROVIDER}/"):
         return True
-    models = [str((d.get("litellm_params") or {}).get("model", "")) for d in _deployments(model_group)]
-    return bool(models) and all(model.startswith(f"{PROVIDER}/") for model in models)
+    deployments = _deployments(model_group)
+    return bool(deployments) and all(is_claude_code(d) for d in deployments)
 
 
 def timeout_limit(model_group: str, server_timeout: float) -> float:
@@ -367,10 +367,9 @@ class RequestValidator(CustomLogger):
         self._server_timeout: float | None = None  # read on first use, not at import
 
     async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict[str, Any]:
-        kwargs = allow_reasoning_params(kwargs)
-        if kwargs.get("custom_llm_provider") == PROVIDER or str(kwargs.get("model", "")).startswith(f"{PROVIDER}/"):
+        if goes_to_provider(kwargs):
             note_route(kwargs)
-        return kwargs
+        return allow_reasoning_params(kwargs)
 
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any

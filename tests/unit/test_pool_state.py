@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ class FakeSession:
         self.closed = False
         self.reset_gate: asyncio.Event | None = None
         self.start_gate: asyncio.Event | None = None
+        self.starts = Starts()  # shared by the sessions of one factory
 
     @property
     def alive(self) -> bool:
@@ -40,8 +42,13 @@ class FakeSession:
 
     async def start(self, timeout: float) -> None:
         self.phase = Phase.STARTING
-        if self.start_gate is not None:
-            await self.start_gate.wait()
+        self.starts.now += 1
+        self.starts.most = max(self.starts.most, self.starts.now)
+        try:
+            if self.start_gate is not None:
+                await self.start_gate.wait()
+        finally:
+            self.starts.now -= 1
         self.phase = Phase.IDLE
 
     async def reset(self, deadline: Deadline) -> ResetOutcome:
@@ -65,14 +72,22 @@ class FakeSession:
         self.phase = Phase.CLOSED
 
 
+@dataclass
+class Starts:
+    now: int = 0
+    most: int = 0  # starts under way at once, at most
+
+
 class Factory:
     def __init__(self) -> None:
         self.made: list[FakeSession] = []
         self.gate_starts: asyncio.Event | None = None
+        self.starts = Starts()
 
     def __call__(self, spec: LaunchSpec, conversation: Conversation, on_exit: Callable[[Any], None]) -> FakeSession:
         session = FakeSession(spec, conversation, on_exit)
         session.start_gate = self.gate_starts
+        session.starts = self.starts
         self.made.append(session)
         return session
 
@@ -477,44 +492,53 @@ def test_when_its_event_loop_ends_the_pool_closes_its_processes_on_it() -> None:
 
 async def test_no_more_processes_start_at_once_than_max_starting() -> None:
     factory = Factory()
-    factory.gate_starts = asyncio.Event()
     pool = make(factory=factory, max_starting=1)
+    factory.gate_starts = asyncio.Event()
     first = asyncio.create_task(pool.acquire(spec("A"), convo(), deadline=far()))
     second = asyncio.create_task(pool.acquire(spec("B"), convo(), deadline=far()))
-    await asyncio.sleep(0.01)
-    assert repr(pool) == "<Pool requests: 2 running, 0 queued | processes: 1 total: 1 starting>"
+    await until(lambda: factory.starts.now == 1)
     factory.gate_starts.set()  # the first start is done: the second may begin (and ends at once)
     leases = await asyncio.gather(first, second)
     assert [lease.mode for lease in leases] == ["start", "start"] and len(factory.made) == 2
+    assert factory.starts.most == 1
     assert repr(pool) == "<Pool requests: 2 running, 0 queued | processes: 2 total: 2 leased>"
 
 
-async def test_a_new_conversation_takes_a_process_freed_before_its_own_start_and_that_one_becomes_a_spare() -> None:
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the pool's tasks run until ``condition`` holds."""
+    while not condition():
+        await asyncio.sleep(0)
+
+
+async def busy_and_starting(conversation: Conversation) -> tuple[Pool, Factory, Any, asyncio.Task[Any]]:
+    """One process leased, and a request for ``conversation`` whose own start is held back."""
     factory = Factory()
     pool = make(factory=factory)
     busy = await pool.acquire(spec(), convo(), deadline=far())
     factory.gate_starts = asyncio.Event()
-    waiting = asyncio.create_task(pool.acquire(spec(), convo(prompt="new"), deadline=far()))
-    await asyncio.sleep(0.01)
+    waiting = asyncio.create_task(pool.acquire(spec(), conversation, deadline=far()))
+    await until(lambda: factory.starts.now == 1)
+    return pool, factory, busy, waiting
+
+
+async def test_a_new_conversation_takes_a_process_freed_before_its_own_start_and_that_one_becomes_a_spare() -> None:
+    pool, factory, busy, waiting = await busy_and_starting(convo(prompt="new"))
     assert repr(pool) == "<Pool requests: 2 running, 0 queued | processes: 2 total: 1 starting, 1 leased>"
     await pool.release(busy, reusable=True, holds=HELD)
     taken = await waiting
     assert taken.mode == "reset" and taken.session is busy.session  # a few ms, not a start
+    assert factory.gate_starts is not None
     factory.gate_starts.set()
     await pool.settled()
     assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 2 total: 1 idle, 1 leased>"
 
 
 async def test_a_continuing_conversation_waits_for_its_own_start() -> None:
-    factory = Factory()
-    pool = make(factory=factory)
-    busy = await pool.acquire(spec(), convo(), deadline=far())
-    factory.gate_starts = asyncio.Event()
-    waiting = asyncio.create_task(pool.acquire(spec(), convo(*HELD, prompt="other"), deadline=far()))
-    await asyncio.sleep(0.01)
+    pool, factory, busy, waiting = await busy_and_starting(convo(*HELD, prompt="other"))
     await pool.release(busy, reusable=True, holds=None)  # free, but it cannot hold that history
-    await asyncio.sleep(0.01)
-    assert not waiting.done()
+    assert factory.gate_starts is not None
     factory.gate_starts.set()
     resumed = await waiting
-    assert resumed.mode == "start" and resumed.session.conversation.history == tuple(HELD)
+    assert resumed.mode == "start" and resumed.session is not busy.session
+    assert resumed.session.conversation.history == tuple(HELD)
+    assert repr(pool) == "<Pool requests: 1 running, 0 queued | processes: 2 total: 1 idle, 1 leased>"

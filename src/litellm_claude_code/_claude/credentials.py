@@ -117,9 +117,14 @@ def configured_credentials(deployment: Mapping[str, Any], environ: Mapping[str, 
     claude_code = info.get("claude_code") if isinstance(info, Mapping) else None
     cloud = cloud_credentials(claude_code.get("env") if isinstance(claude_code, Mapping) else None, environ)
     key = params.get("api_key") if isinstance(params, Mapping) else None
-    if isinstance(key, str) and key.startswith(ENV_REFERENCE):
-        key = environ.get(key.removeprefix(ENV_REFERENCE))
+    if (name := referenced_variable(key)) is not None:
+        key = environ.get(name)
     return resolve_credentials(key if isinstance(key, str) else None, environ, cloud)
+
+
+def referenced_variable(value: Any) -> str | None:
+    """The variable an ``os.environ/NAME`` value names; None for any other value."""
+    return value.removeprefix(ENV_REFERENCE) if isinstance(value, str) and value.startswith(ENV_REFERENCE) else None
 
 
 def _from_key(key: str) -> Credentials:

@@ -18,6 +18,10 @@ class LimitWatch:
         self._log = log or logging.getLogger(__name__)
         self._latest: dict[str, RateLimit] = {}
 
+    def latest(self, credential: str) -> RateLimit | None:
+        """The credential's latest report, if one came."""
+        return self._latest.get(credential)
+
     def update(self, credential: str, limit: RateLimit | None) -> RateLimit | None:
         """Record ``limit`` (None: no new report) and return the latest known one."""
         if limit is None:

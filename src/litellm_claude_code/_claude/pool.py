@@ -337,7 +337,7 @@ class Pool:
         self._changed.append(future)
         try:
             await asyncio.wait(
-                [future, *([also] if also else [])], timeout=deadline.remaining(), return_when="FIRST_COMPLETED"
+                [future, *([also] if also else [])], timeout=deadline.remaining(), return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             future.cancel()

@@ -151,7 +151,7 @@ class Processes:
 
     def latest_limit(self, credential: str) -> RateLimit | None:
         """The credential's latest limit report, if any came."""
-        return self._limit_watch.update(credential, None)
+        return self._limit_watch.latest(credential)
 
     def reported(self, credential: str, limit: RateLimit) -> None:
         """Record a credential's limit report: its metrics, and a log line when it changed."""

@@ -11,11 +11,11 @@ from typing import Any, Literal
 
 from .._claude.capacity import machine_capacity
 from .._claude.credentials import (
-    ENV_REFERENCE,
     OAUTH_PREFIX,
     claude_config_dir,
     configured_credentials,
     login_file,
+    referenced_variable,
     resolve_credentials,
 )
 from .._claude.types import Credentials
@@ -116,10 +116,8 @@ def check_credentials(environ: Mapping[str, str] = os.environ, config: Path | No
 
 
 def _unset_reference(deployment: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
-    key = (deployment.get("litellm_params") or {}).get("api_key")
-    if isinstance(key, str) and key.startswith(ENV_REFERENCE) and not environ.get(key.removeprefix(ENV_REFERENCE)):
-        return key.removeprefix(ENV_REFERENCE)
-    return None
+    name = referenced_variable((deployment.get("litellm_params") or {}).get("api_key"))
+    return name if name is not None and not environ.get(name) else None
 
 
 def _environment_credential(credentials: Credentials, environ: Mapping[str, str]) -> Check:
